@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .errors import IsovoxError
-from .volume import Volume, input_positions, resampling_factor, validate_spacing
+from .volume import Volume, input_positions, output_length, resampling_factor, validate_spacing
 
 
 def _linear(x: np.ndarray) -> np.ndarray:
@@ -111,7 +111,7 @@ def apply_along_axis(array: np.ndarray, matrix: sp.spmatrix, axis: int,
         values = (matrix @ columns).reshape((n_out,) + slab.shape[1:])
         result[:, start:start + rows_per_slab] = cast_to_dtype(values, out_dtype)
         if progress is not None:
-            progress(slab.shape[1] * int(np.prod(slab.shape[2:])))
+            progress(values.size)
     return np.moveaxis(result, 0, axis)
 
 
@@ -136,23 +136,32 @@ def resample_axis(volume: Volume, axis: int, factor: float, method: str = "cubic
     return volume.on_new_grid(data, scale=scale)
 
 
-def resample(volume: Volume, target_spacing: Sequence[float], method: str = "cubic",
-             dtype: np.dtype | None = None, progress: Callable[[int], None] | None = None) -> Volume:
-    """Resample every axis whose spacing differs from ``target_spacing`` (z, y, x).
-
-    Axes are done one after another, shrinking axes first so that intermediate arrays stay small.
-    """
-    check_method(method)
+def resampling_plan(volume: Volume, target_spacing: Sequence[float]) -> list[tuple[int, float, int]]:
+    """Steps of :func:`resample`: (axis, factor, voxels written), shrinking axes first so that
+    intermediate arrays stay small. Axes already at the target spacing are left out."""
     target = validate_spacing(target_spacing)
     factors = {axis: resampling_factor(s, t) for axis, (s, t) in enumerate(zip(volume.spacing, target))
                if not np.isclose(s, t, rtol=1e-9, atol=0)}
+    shape = list(volume.shape)
+    plan = []
+    for axis in sorted(factors, key=lambda a: factors[a]):
+        shape[axis] = output_length(shape[axis], factors[axis])
+        plan.append((axis, factors[axis], int(np.prod(shape))))
+    return plan
+
+
+def resample(volume: Volume, target_spacing: Sequence[float], method: str = "cubic",
+             dtype: np.dtype | None = None, progress: Callable[[int], None] | None = None) -> Volume:
+    """Resample every axis whose spacing differs from ``target_spacing`` (z, y, x)."""
+    check_method(method)
+    target = validate_spacing(target_spacing)
+    plan = resampling_plan(volume, target)
     final_dtype = np.dtype(dtype or volume.dtype)
-    order = sorted(factors, key=lambda a: factors[a])
     result = volume
-    for i, axis in enumerate(order):        # float32 in between: round to the final dtype once
-        step_dtype = final_dtype if i == len(order) - 1 else np.float32
-        result = resample_axis(result, axis, factors[axis], method, step_dtype, progress=progress)
+    for i, (axis, factor, _) in enumerate(plan):   # float32 in between: round to the dtype once
+        step_dtype = final_dtype if i == len(plan) - 1 else np.float32
+        result = resample_axis(result, axis, factor, method, step_dtype, progress=progress)
     spacing = list(result.spacing)
-    for axis in factors:                     # store the requested value, not its float echo
+    for axis, _, _ in plan:                        # store the requested value, not its float echo
         spacing[axis] = target[axis]
     return result.replace(spacing=tuple(spacing))

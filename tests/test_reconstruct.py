@@ -1,0 +1,48 @@
+import numpy as np
+import pytest
+
+from isovox.errors import IsovoxError
+from isovox.reconstruct import reconstruct, reconstruction_grid
+from isovox.volume import Volume
+
+
+def anisotropic(spacing=(4, 1, 1), shape=(8, 10, 10), dtype=np.uint8):
+    data = np.random.default_rng(1).integers(0, 255, shape).astype(dtype)
+    return Volume(data, spacing, "nm")
+
+
+def test_default_target_is_the_lateral_spacing_on_the_lowres_axis_only():
+    assert reconstruction_grid(anisotropic((50, 4, 5))) == (0, (4, 4, 5))
+    assert reconstruction_grid(anisotropic((1, 1, 4))) == (2, (1, 1, 1))
+
+
+def test_scalar_target_applies_to_the_lowres_axis():
+    assert reconstruction_grid(anisotropic((50, 4, 4)), 10) == (0, (10, 4, 4))
+
+
+def test_reconstruct_keeps_dtype_and_reaches_target():
+    out = reconstruct(anisotropic((6.5, 1, 1), (7, 5, 5)), "cubic")
+    assert out.dtype == np.uint8 and out.spacing == (1, 1, 1) and out.shape == (40, 5, 5)
+
+
+def test_isotropic_input_is_refused():
+    with pytest.raises(IsovoxError, match="isotropic"):
+        reconstruct(anisotropic((2, 2, 2)))
+
+
+def test_factor_below_one_is_refused():
+    with pytest.raises(IsovoxError, match="factor 0.5"):
+        reconstruct(anisotropic((4, 1, 1)), target_spacing=8)
+
+
+def test_nan_input_is_refused():
+    vol = anisotropic((4, 1, 1), dtype=np.float32)
+    data = vol.numpy().copy()
+    data[0, 0, 0] = np.nan
+    with pytest.raises(IsovoxError, match="NaN"):
+        reconstruct(vol.replace(data=data))
+
+
+def test_unknown_method_is_refused():
+    with pytest.raises(IsovoxError, match="unknown interpolation method"):
+        reconstruct(anisotropic(), "bilinear-ish")
