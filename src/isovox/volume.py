@@ -34,6 +34,8 @@ from .errors import IsovoxError
 from .units import canonical_unit, conversion_factor
 
 AXIS_NAMES = ("z", "y", "x")
+# Plane families by the axis they are stacked along: an 'xz' plane is a slice at fixed y.
+PLANE_AXES = {"xy": 0, "xz": 1, "yz": 2}
 # A float factor closer than this to an integer n is treated as n when counting output samples,
 # so that 50 / 12.5 or 0.3 / 0.1 do not lose their last slice to rounding noise.
 _FACTOR_EPS = 1e-6
@@ -202,6 +204,11 @@ def axis_index(axis: int | str) -> int:
     if int(axis) not in (0, 1, 2):
         raise IsovoxError(f"axis must be 0, 1 or 2 (z, y, x), got {axis}")
     return int(axis)
+
+
+def planes_containing(axis: int) -> tuple[str, ...]:
+    """Plane families that contain ``axis`` (the axial planes when ``axis`` is low-resolution)."""
+    return tuple(name for name, stacked in PLANE_AXES.items() if stacked != axis)
 
 
 def resampling_factor(spacing_in: float, spacing_out: float) -> float:
