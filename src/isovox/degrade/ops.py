@@ -19,95 +19,13 @@ voxels.
 from __future__ import annotations
 
 import dataclasses
-import math
-from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
 
 from ..errors import IsovoxError
-from ..resample import cast_to_dtype
 from ..volume import Volume, axis_index
 from . import functional as F
-
-OPS: dict[str, type["Op"]] = {}
-
-
-def register(name: str) -> Callable[[type], type]:
-    """Class decorator: make an op rebuildable from ``{"op": name, ...}``."""
-    def decorate(cls: type) -> type:
-        cls.name = name
-        OPS[name] = cls
-        return cls
-    return decorate
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Op):
-        return value.to_dict()
-    if isinstance(value, (tuple, list, np.ndarray)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def _floats(values: Any) -> tuple:
-    """Nested sequences as nested tuples of floats (hashable, equal after a JSON round trip)."""
-    if np.ndim(values) == 0:
-        return float(values)  # type: ignore[return-value]
-    return tuple(_floats(v) for v in values)
-
-
-def _ints(values: Any) -> tuple[int, ...]:
-    return tuple(int(v) for v in np.ravel(values))
-
-
-class Op:
-    """Base class: subclasses are frozen dataclasses that implement :meth:`apply`."""
-
-    name: ClassVar[str] = "op"
-
-    def apply(self, volume: Volume) -> Volume:
-        """The degraded volume with float32 data (no cast back)."""
-        raise NotImplementedError
-
-    def __call__(self, volume: Volume) -> Volume:
-        result = self.apply(volume)
-        return result.replace(data=cast_to_dtype(result.data, volume.dtype))
-
-    def to_dict(self) -> dict:
-        params = {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
-        return {"op": self.name, **params}
-
-    def _set(self, **values: Any) -> None:
-        for key, value in values.items():   # normalise fields of a frozen dataclass
-            object.__setattr__(self, key, value)
-
-
-def op_from_dict(spec: dict) -> Op:
-    """Rebuild an op from :meth:`Op.to_dict` output (also after a JSON round trip)."""
-    if not isinstance(spec, dict) or "op" not in spec:
-        raise IsovoxError(f"an op description must be a dict with an 'op' key, got {spec!r}")
-    params = dict(spec)
-    name = params.pop("op")
-    if name not in OPS:
-        raise IsovoxError(f"unknown degradation op {name!r}; known ops: {', '.join(sorted(OPS))}")
-    try:
-        return OPS[name](**params)
-    except TypeError as exc:
-        raise IsovoxError(f"bad parameters for op {name!r}: {exc}") from None
-
-
-def _data(volume: Volume) -> np.ndarray:
-    return volume.numpy()
-
-
-def _positive(value: float, what: str, allow_zero: bool = False) -> float:
-    value = float(value)
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        raise IsovoxError(f"{what} must be {'>= 0' if allow_zero else 'positive'}, got {value}")
-    return value
-
+from .base import OPS, Compose, Op, as_floats, as_ints, check_positive, op_from_dict, register  # noqa: F401
 
 # --- slice profile -------------------------------------------------------------------------------
 
@@ -120,10 +38,10 @@ class GaussianProfile(Op):
     fwhm: float
 
     def __post_init__(self) -> None:
-        self._set(axis=axis_index(self.axis), fwhm=_positive(self.fwhm, "fwhm", allow_zero=True))
+        self._set(axis=axis_index(self.axis), fwhm=check_positive(self.fwhm, "fwhm", allow_zero=True))
 
     def apply(self, volume: Volume) -> Volume:
-        data = F.gaussian_profile(_data(volume), self.axis, self.fwhm, volume.spacing[self.axis])
+        data = F.gaussian_profile(volume.numpy(), self.axis, self.fwhm, volume.spacing[self.axis])
         return volume.replace(data=data)
 
 
@@ -136,10 +54,10 @@ class BoxProfile(Op):
     thickness: float
 
     def __post_init__(self) -> None:
-        self._set(axis=axis_index(self.axis), thickness=_positive(self.thickness, "thickness"))
+        self._set(axis=axis_index(self.axis), thickness=check_positive(self.thickness, "thickness"))
 
     def apply(self, volume: Volume) -> Volume:
-        data = F.box_profile(_data(volume), self.axis, self.thickness, volume.spacing[self.axis])
+        data = F.box_profile(volume.numpy(), self.axis, self.thickness, volume.spacing[self.axis])
         return volume.replace(data=data)
 
 
@@ -161,11 +79,11 @@ class TakeSlices(Op):
     offset: float = 0.0
 
     def __post_init__(self) -> None:
-        self._set(axis=axis_index(self.axis), step=_positive(self.step, "step"),
-                  offset=_positive(self.offset, "offset", allow_zero=True))
+        self._set(axis=axis_index(self.axis), step=check_positive(self.step, "step"),
+                  offset=check_positive(self.offset, "offset", allow_zero=True))
 
     def apply(self, volume: Volume) -> Volume:
-        data = F.take_slices(_data(volume), self.axis, self.step, self.offset)
+        data = F.take_slices(volume.numpy(), self.axis, self.step, self.offset)
         return _on_axis_grid(volume, data, self.axis, self.step, self.offset)
 
 
@@ -179,11 +97,11 @@ class CubicDownsample(Op):
     offset: float = 0.0
 
     def __post_init__(self) -> None:
-        self._set(axis=axis_index(self.axis), factor=_positive(self.factor, "factor"),
-                  offset=_positive(self.offset, "offset", allow_zero=True))
+        self._set(axis=axis_index(self.axis), factor=check_positive(self.factor, "factor"),
+                  offset=check_positive(self.offset, "offset", allow_zero=True))
 
     def apply(self, volume: Volume) -> Volume:
-        data = F.cubic_downsample(_data(volume), self.axis, self.factor, self.offset)
+        data = F.cubic_downsample(volume.numpy(), self.axis, self.factor, self.offset)
         return _on_axis_grid(volume, data, self.axis, self.factor, self.offset)
 
 
@@ -196,10 +114,10 @@ class KSpaceTruncate(Op):
     factors: tuple[float, ...]
 
     def __post_init__(self) -> None:
-        self._set(axes=tuple(axis_index(a) for a in np.ravel(self.axes)), factors=_floats(np.ravel(self.factors)))
+        self._set(axes=tuple(axis_index(a) for a in np.ravel(self.axes)), factors=as_floats(np.ravel(self.factors)))
 
     def apply(self, volume: Volume) -> Volume:
-        return volume.replace(data=F.kspace_truncate(_data(volume), self.axes, self.factors))
+        return volume.replace(data=F.kspace_truncate(volume.numpy(), self.axes, self.factors))
 
 
 # --- noise (an explicit seed makes every op deterministic) ---------------------------------------
@@ -213,10 +131,10 @@ class GaussianNoise(Op):
     seed: int
 
     def __post_init__(self) -> None:
-        self._set(sigma=_positive(self.sigma, "sigma", allow_zero=True), seed=int(self.seed))
+        self._set(sigma=check_positive(self.sigma, "sigma", allow_zero=True), seed=int(self.seed))
 
     def apply(self, volume: Volume) -> Volume:
-        return volume.replace(data=F.gaussian_noise(_data(volume), self.sigma, self.seed))
+        return volume.replace(data=F.gaussian_noise(volume.numpy(), self.sigma, self.seed))
 
 
 @register("poisson_noise")
@@ -228,10 +146,10 @@ class PoissonNoise(Op):
     seed: int
 
     def __post_init__(self) -> None:
-        self._set(photons=_positive(self.photons, "photons"), seed=int(self.seed))
+        self._set(photons=check_positive(self.photons, "photons"), seed=int(self.seed))
 
     def apply(self, volume: Volume) -> Volume:
-        return volume.replace(data=F.poisson_noise(_data(volume), self.photons, self.seed))
+        return volume.replace(data=F.poisson_noise(volume.numpy(), self.photons, self.seed))
 
 
 # --- EM section artifacts --------------------------------------------------------------------------
@@ -248,10 +166,10 @@ class DropSections(Op):
     def __post_init__(self) -> None:
         if self.fill not in ("zero", "previous"):
             raise IsovoxError(f"fill must be 'zero' or 'previous', got {self.fill!r}")
-        self._set(axis=axis_index(self.axis), indices=_ints(self.indices))
+        self._set(axis=axis_index(self.axis), indices=as_ints(self.indices))
 
     def apply(self, volume: Volume) -> Volume:
-        return volume.replace(data=F.drop_sections(_data(volume), self.axis, self.indices, self.fill))
+        return volume.replace(data=F.drop_sections(volume.numpy(), self.axis, self.indices, self.fill))
 
 
 @register("darken_sections")
@@ -264,13 +182,13 @@ class DarkenSections(Op):
     gains: tuple[float, ...]
 
     def __post_init__(self) -> None:
-        self._set(axis=axis_index(self.axis), indices=_ints(self.indices), gains=_floats(np.ravel(self.gains)))
+        self._set(axis=axis_index(self.axis), indices=as_ints(self.indices), gains=as_floats(np.ravel(self.gains)))
         if len(self.gains) not in (1, len(self.indices)):
             raise IsovoxError(f"darken_sections needs one gain per index, got {len(self.gains)} for {len(self.indices)}")
 
     def apply(self, volume: Volume) -> Volume:
         gains = self.gains if len(self.gains) == len(self.indices) else self.gains[0]
-        return volume.replace(data=F.darken_sections(_data(volume), self.axis, self.indices, gains))
+        return volume.replace(data=F.darken_sections(volume.numpy(), self.axis, self.indices, gains))
 
 
 @register("shift_sections")
@@ -283,13 +201,13 @@ class ShiftSections(Op):
     shifts: tuple[tuple[float, float], ...]
 
     def __post_init__(self) -> None:
-        shifts = _floats(np.reshape(np.asarray(self.shifts, dtype=float), (-1, 2)))
-        self._set(axis=axis_index(self.axis), indices=_ints(self.indices), shifts=shifts)
+        shifts = as_floats(np.reshape(np.asarray(self.shifts, dtype=float), (-1, 2)))
+        self._set(axis=axis_index(self.axis), indices=as_ints(self.indices), shifts=shifts)
         if len(self.shifts) != len(self.indices):
             raise IsovoxError(f"shift_sections needs one (d1, d2) per index, got {len(self.shifts)} for {len(self.indices)}")
 
     def apply(self, volume: Volume) -> Volume:
-        data = F.shift_sections(_data(volume), self.axis, self.shifts or np.zeros((0, 2)), self.indices)
+        data = F.shift_sections(volume.numpy(), self.axis, self.shifts or np.zeros((0, 2)), self.indices)
         return volume.replace(data=data)
 
 
@@ -303,51 +221,8 @@ class FlickerSections(Op):
     biases: tuple[float, ...]
 
     def __post_init__(self) -> None:
-        self._set(axis=axis_index(self.axis), gains=_floats(np.ravel(self.gains)),
-                  biases=_floats(np.ravel(self.biases)))
+        self._set(axis=axis_index(self.axis), gains=as_floats(np.ravel(self.gains)),
+                  biases=as_floats(np.ravel(self.biases)))
 
     def apply(self, volume: Volume) -> Volume:
-        return volume.replace(data=F.flicker_sections(_data(volume), self.axis, self.gains, self.biases))
-
-
-# --- composition ------------------------------------------------------------------------------------
-
-@register("compose")
-@dataclasses.dataclass(frozen=True)
-class Compose(Op):
-    """Ops applied in order on float32 data, with one cast back to the input dtype at the end."""
-
-    ops: tuple[Op, ...] = ()
-
-    def __post_init__(self) -> None:
-        ops = tuple(op_from_dict(op) if isinstance(op, dict) else op for op in self.ops)
-        bad = [op for op in ops if not isinstance(op, Op)]
-        if bad:
-            raise IsovoxError(f"Compose takes ops, got {bad[0]!r}")
-        self._set(ops=ops)
-
-    def apply(self, volume: Volume) -> Volume:
-        result = volume
-        for op in self.ops:
-            result = op.apply(result)
-        if result is volume:   # no ops: still honour the float32 contract of apply
-            result = volume.replace(data=np.asarray(volume.numpy(), dtype=np.float32))
-        return result
-
-    def to_dict(self) -> dict:
-        return {"op": self.name, "ops": [op.to_dict() for op in self.ops]}
-
-    @classmethod
-    def from_dict(cls, spec: dict | Sequence[dict]) -> "Compose":
-        """From :meth:`to_dict` output, or from a plain list of op dicts (a record)."""
-        if isinstance(spec, dict):
-            op = op_from_dict(spec)
-            return op if isinstance(op, Compose) else cls((op,))
-        return cls(tuple(op_from_dict(d) for d in spec))
-
-    def flat(self) -> list[Op]:
-        """The ops with nested Compose expanded, in application order."""
-        result: list[Op] = []
-        for op in self.ops:
-            result.extend(op.flat() if isinstance(op, Compose) else [op])
-        return result
+        return volume.replace(data=F.flicker_sections(volume.numpy(), self.axis, self.gains, self.biases))
