@@ -96,7 +96,8 @@ class Volume:
 
     @property
     def is_lazy(self) -> bool:
-        return not isinstance(self.data, np.ndarray)
+        # A memory map reads from disk on access, so it counts as lazy too.
+        return not isinstance(self.data, np.ndarray) or isinstance(self.data, np.memmap)
 
     @property
     def affine(self) -> np.ndarray:

@@ -1,0 +1,143 @@
+"""Read and write volumes, keeping their voxel spacing, unit, origin and orientation.
+
+``read(path)`` and ``write(volume, path)`` pick the format from the path's suffix:
+
+=====================================  ==========================================================
+suffix                                 format (module)
+=====================================  ==========================================================
+.tif .tiff / .ome.tif .ome.tiff        ImageJ / plain / OME-TIFF (:mod:`isovox.io.tiff`)
+.nii .nii.gz                           NIfTI-1/2 (:mod:`isovox.io.nifti`)
+.h5 .hdf5 .hdf (``file.h5:/dataset``)  HDF5 (:mod:`isovox.io.hdf5`)
+.zarr .ome.zarr (directories)          Zarr v2/v3, OME-NGFF 0.4/0.5 (:mod:`isovox.io.omezarr`)
+.mrc .map .rec .st                     MRC / CCP4 (:mod:`isovox.io.mrc`)
+=====================================  ==========================================================
+
+Spacing rules (all formats): ``spacing=(z, y, x)`` fills in missing metadata or overrides it;
+``unit=`` overrides the file's unit label. Without spacing in the file or from the user, reading
+fails with a one-line :class:`~isovox.errors.IsovoxError` asking for ``--spacing Z Y X``. When the
+user gives the spacing and neither the file nor the user gives a unit, the unit is the format's
+usual one: nm for TIFF / HDF5 / Zarr, mm for NIfTI, angstrom for MRC.
+
+Every write is atomic (see :mod:`isovox.io.atomic`): the output appears complete or not at all,
+an existing output is replaced only with ``overwrite=True``, and the file a volume was read from
+(``meta['source']``) is never overwritten.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Sequence
+
+from ..errors import IsovoxError
+from ..volume import Volume
+from .atomic import atomic_output, check_output
+
+__all__ = ["read", "write", "write_text", "check_output_path", "SUPPORTED_SUFFIXES",
+           "split_dataset_path", "format_of", "create_zarr_output", "atomic_output"]
+
+# Longest first, so that '.ome.tif' wins over '.tif' and '.nii.gz' over '.gz'.
+_FORMATS: dict[str, str] = {
+    ".ome.tiff": "ome-tiff", ".ome.tif": "ome-tiff", ".ome.zarr": "zarr", ".nii.gz": "nifti",
+    ".tiff": "tiff", ".tif": "tiff", ".nii": "nifti", ".hdf5": "hdf5", ".hdf": "hdf5",
+    ".h5": "hdf5", ".zarr": "zarr", ".mrc": "mrc", ".map": "mrc", ".rec": "mrc", ".st": "mrc",
+}
+SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(sorted(_FORMATS, key=lambda s: (_FORMATS[s], len(s))))
+# Format -> module. Modules are imported on first use: each pulls in its own library (zarr alone
+# takes ~0.3 s), and reading a TIFF should not pay for nibabel, h5py, zarr and mrcfile.
+_MODULES = {"tiff": "tiff", "ome-tiff": "tiff", "nifti": "nifti", "hdf5": "hdf5", "zarr": "omezarr",
+            "mrc": "mrc"}
+
+_HDF5_PATH = re.compile(r"^(?P<file>.*\.(?:h5|hdf5|hdf))(?::(?P<dataset>.*))?$", re.IGNORECASE)
+
+
+def split_dataset_path(text: str | Path) -> tuple[Path, str | None]:
+    """Split ``'file.h5:/group/data'`` into ``(Path('file.h5'), '/group/data')``.
+
+    Only a colon right after an HDF5 suffix separates a dataset, so Windows drive letters and
+    other formats pass through as ``(Path(text), None)``. ``'file.h5'`` and ``'file.h5:'`` give no
+    dataset.
+    """
+    match = _HDF5_PATH.match(str(text))
+    if match is None:
+        return Path(text), None
+    return Path(match.group("file")), (match.group("dataset") or None)
+
+
+def format_of(path: str | Path) -> tuple[str, str]:
+    """``(format name, matched suffix)`` for a path, or an error listing the supported suffixes."""
+    name = Path(path).name.lower()
+    for suffix, fmt in _FORMATS.items():
+        if name.endswith(suffix):
+            return fmt, suffix
+    raise IsovoxError(f"unknown file type for {path}; supported suffixes: "
+                      f"{' '.join(SUPPORTED_SUFFIXES)}")
+
+
+def read(path: str | Path, *, spacing: Sequence[float] | None = None, unit: str | None = None,
+         channel: int | None = None, lazy: bool = False) -> Volume:
+    """Read a 3D volume (axes z, y, x) with its voxel spacing and world position.
+
+    ``spacing`` (z, y, x) and ``unit`` override or fill in the file's metadata; ``channel`` picks
+    one channel of a 4D array; ``lazy=True`` returns memory-mapped or dask data where the format
+    allows it (see each format module). ``meta['source']`` holds the resolved input path.
+    """
+    file_path, dataset = split_dataset_path(path)
+    fmt, _ = format_of(file_path)
+    options: dict[str, Any] = dict(spacing=spacing, unit=unit, channel=channel, lazy=lazy)
+    if fmt == "hdf5":
+        options["dataset"] = dataset
+    return _module(fmt).read(file_path, **options)
+
+
+def write(volume: Volume, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Write ``volume`` in the format named by ``path``'s suffix, atomically; returns the path.
+
+    Raises :class:`IsovoxError` if the output directory is missing, the output exists and
+    ``overwrite`` is False, or the output is the file the volume was read from.
+    """
+    if not isinstance(volume, Volume):
+        raise IsovoxError(f"write() needs a Volume, got {type(volume).__name__}")
+    file_path, dataset = split_dataset_path(path)
+    fmt, suffix = format_of(file_path)
+    options: dict[str, Any] = {}
+    if fmt in ("tiff", "ome-tiff"):
+        options["ome"] = fmt == "ome-tiff"
+    elif fmt == "hdf5":
+        options["dataset"] = dataset
+    writer = _module(fmt).write
+    with atomic_output(file_path, suffix=suffix, directory=(fmt == "zarr"), overwrite=overwrite,
+                       source=volume.meta.get("source")) as tmp:
+        writer(volume, tmp, **options)
+    return file_path
+
+
+def check_output_path(path: str | Path, *, overwrite: bool = False) -> Path:
+    """Fail early (before any work) if ``path`` could not be written; returns the file path.
+
+    Same checks as :func:`write` (directory exists; no silent replacement), for any file, so a
+    command can check all its outputs, including reports, before it starts computing.
+    """
+    file_path, _ = split_dataset_path(path)
+    return check_output(file_path, overwrite=overwrite)
+
+
+def write_text(path: str | Path, text: str, *, overwrite: bool = False) -> Path:
+    """Write a text file (a JSON report, say) atomically, with the checks of :func:`write`."""
+    path = Path(path)
+    with atomic_output(path, suffix=path.suffix, overwrite=overwrite) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
+
+
+def create_zarr_output(path: str | Path, shape: Sequence[int], dtype: Any, geometry: Any,
+                       chunks: Sequence[int] | None = None, *, overwrite: bool = False) -> Any:
+    """See :func:`isovox.io.omezarr.create_zarr_output` (imported here on first use)."""
+    return _module("zarr").create_zarr_output(path, shape, dtype, geometry, chunks,
+                                              overwrite=overwrite)
+
+
+def _module(fmt: str) -> ModuleType:
+    return importlib.import_module(f".{_MODULES[fmt]}", __name__)

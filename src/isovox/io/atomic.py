@@ -1,0 +1,113 @@
+"""Atomic writes: an output appears complete or not at all.
+
+A writer writes into a hidden temporary sibling of the target (same directory, hence same file
+system, so the final rename is atomic), named ``.STEM.isovox-tmp-XXXXXXXX.SUFFIX``; the format
+suffix is kept because some libraries (nibabel) pick the encoding from it. On success the
+temporary is renamed onto the target; on any exception (including Ctrl-C) it is removed, so an
+interrupted or failed write never leaves a half-written file behind.
+
+Files are replaced with one ``os.replace``. Directories (Zarr) cannot be replaced in one step, so
+the old one is first renamed aside, the new one moved in, and only then the old one deleted; if
+moving in fails, the old one is put back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from ..errors import IsovoxError
+
+TMP_MARKER = ".isovox-tmp-"
+OLD_MARKER = ".isovox-old-"
+
+
+def check_output(target: Path, *, overwrite: bool = False, source: str | None = None) -> Path:
+    """Refuse outputs that would fail or destroy something; returns the target as given.
+
+    ``source`` is the path the volume was read from (``meta['source']``): writing onto it is
+    refused even with ``overwrite``, because a lazy volume may still be reading from that file.
+    """
+    target = Path(target)
+    parent = target.parent
+    if not parent.is_dir():
+        raise IsovoxError(f"output directory does not exist: {parent}; create it first")
+    if source is not None and target.resolve() == Path(source).resolve():
+        raise IsovoxError(f"refusing to overwrite the input file {target}; choose another output path")
+    if (target.exists() or target.is_symlink()) and not overwrite:
+        raise IsovoxError(f"{target} exists; pass --overwrite to replace it")
+    return target
+
+
+def _default_mode(directory: bool) -> int:
+    """Permissions an ordinary open()/mkdir() would give (mkstemp/mkdtemp use 0600/0700)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if directory else 0o666) & ~umask
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _make_temporary(target: Path, suffix: str, directory: bool) -> Path:
+    name = target.name
+    stem = name[: len(name) - len(suffix)] if suffix and name.lower().endswith(suffix.lower()) else name
+    prefix = f".{stem}{TMP_MARKER}"
+    try:
+        if directory:
+            tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=target.parent))
+        else:
+            handle, raw = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=target.parent)
+            os.close(handle)
+            tmp = Path(raw)
+    except OSError as exc:
+        raise IsovoxError(f"cannot write to {target.parent}: {exc.strerror or exc}") from exc
+    os.chmod(tmp, _default_mode(directory))
+    return tmp
+
+
+def _move_into_place(tmp: Path, target: Path) -> None:
+    if not target.exists() and not target.is_symlink():
+        os.replace(tmp, target)
+        return
+    if tmp.is_file() and (target.is_file() or target.is_symlink()):
+        os.replace(tmp, target)                 # atomic for files
+        return
+    # A directory on either side: rename the old one aside, then swap.
+    aside = Path(tempfile.mkdtemp(prefix=f".{target.name}{OLD_MARKER}", dir=target.parent))
+    aside.rmdir()
+    os.replace(target, aside)
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        os.replace(aside, target)               # put the old output back
+        raise
+    _remove(aside)
+
+
+@contextlib.contextmanager
+def atomic_output(target: Path | str, *, suffix: str = "", directory: bool = False,
+                  overwrite: bool = False, source: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path to write into; it becomes ``target`` when the block succeeds.
+
+    ``suffix`` is kept at the end of the temporary name (e.g. '.nii.gz'); ``directory=True``
+    yields an (empty) directory instead of an (empty) file. The output checks of
+    :func:`check_output` run first.
+    """
+    target = check_output(Path(target), overwrite=overwrite, source=source)
+    tmp = _make_temporary(target, suffix, directory)
+    try:
+        yield tmp
+        _move_into_place(tmp, target)
+    except BaseException:
+        _remove(tmp)
+        raise
