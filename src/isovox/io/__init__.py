@@ -141,3 +141,16 @@ def create_zarr_output(path: str | Path, shape: Sequence[int], dtype: Any, geome
 
 def _module(fmt: str) -> ModuleType:
     return importlib.import_module(f".{_MODULES[fmt]}", __name__)
+
+
+def sibling_path(path: str | Path, tag: str, suffix: str | None = None) -> Path:
+    """``path`` with ``tag`` added to its stem, in the same folder and format (or ``suffix``).
+
+    ``lr.ome.tif`` + ``_gt`` gives ``lr_gt.ome.tif``; an HDF5 dataset path keeps its dataset.
+    """
+    file_path, dataset = split_dataset_path(path)
+    _, matched = format_of(file_path)
+    split = len(file_path.name) - len(matched)
+    stem, own_suffix = file_path.name[:split], file_path.name[split:]      # keep the user's case
+    sibling = file_path.with_name(f"{stem}{tag}{suffix or own_suffix}")
+    return Path(f"{sibling}:{dataset}") if dataset and suffix is None else sibling
