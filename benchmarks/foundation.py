@@ -27,8 +27,8 @@ import numpy as np
 import isovox
 from isovox import io
 from isovox.evaluate import compare
-from isovox.reconstruct import INTERPOLATION_METHODS, reconstruct
-from isovox.simulate import simulate
+from isovox.reconstruction import INTERPOLATION_METHODS, reconstruct
+from isovox.simulation import simulate
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 FLYEM = DATA / "flyem_fibsem_sample2_250cube_10nm.tif"

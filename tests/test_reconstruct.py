@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from isovox.errors import IsovoxError
-from isovox.reconstruct import reconstruct, reconstruction_grid
+from isovox.reconstruction import reconstruct, reconstruction_grid
 from isovox.volume import Volume
 
 

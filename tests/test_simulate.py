@@ -10,7 +10,7 @@ from isovox.degrade import RandomPoissonNoise, replay
 from isovox.degrade.functional import slice_positions
 from isovox.errors import IsovoxError
 from isovox.resample import resample
-from isovox.simulate import simulate
+from isovox.simulation import simulate
 from isovox.volume import Volume
 
 FLYEM = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "flyem_fibsem_sample2_250cube_10nm.tif"

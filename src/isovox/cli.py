@@ -77,7 +77,7 @@ def simulate(
     recipe: str = typer.Option("gaussian", help="acquisition model: take, gaussian, box, cubic, kspace"),
     thickness: Optional[float] = typer.Option(None, help="section thickness / profile FWHM in physical "
                                               "units (default: the new spacing)"),
-    offset: float = typer.Option(0.0, help="index of the first kept slice in the input"),
+    offset: int = typer.Option(0, help="index (whole number) of the first kept slice in the input"),
     noise: float = typer.Option(0.0, help="Gaussian noise sigma as a fraction of the data range"),
     artifacts: bool = typer.Option(False, help="add EM section artifacts (missing/dark sections, "
                                    "shifts, flicker)"),
@@ -98,7 +98,7 @@ def simulate(
     Example: isovox simulate flyem.tif -o lr.tif --factor 6.5 --recipe gaussian
     """
     from . import io
-    from .simulate import simulate as run_simulation
+    from .simulation import simulate as run_simulation
 
     gt_path = gt or io.sibling_path(output, "_gt")
     record_path = io.sibling_path(output, "_degradation", suffix=".json")
@@ -140,7 +140,7 @@ def reconstruct(
     Example: isovox reconstruct lr.tif -o iso.tif --method cubic
     """
     from . import io
-    from .reconstruct import reconstruct as run_reconstruction
+    from .reconstruction import reconstruct as run_reconstruction
 
     _check_outputs(output, overwrite=overwrite)
     volume = _read(input, spacing, unit, channel)
@@ -161,6 +161,8 @@ def evaluate(
     border: int = typer.Option(4, help="voxels excluded at every face"),
     mask: Optional[Path] = typer.Option(None, help="score only where this volume is non-zero"),
     labels: bool = typer.Option(False, help="the inputs are label volumes: report VOI and adapted Rand error"),
+    spacing: Spacing = typer.Option(None, help=SPACING_HELP + " (both inputs)"),
+    unit: Optional[str] = typer.Option(None, help=UNIT_HELP),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="also write the results as JSON"),
     overwrite: bool = typer.Option(False, help=OVERWRITE_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
@@ -174,19 +176,17 @@ def evaluate(
 
     if output is not None:
         _check_outputs(output, overwrite=overwrite)
-    ref, tst = io.read(reference), io.read(test)
+    ref, tst = (_read(path, spacing, unit, None) for path in (reference, test))
     if labels:
         results = segmentation_agreement(ref, tst)
-        text = "\n".join(f"{k:>14}: {v:.4f}" for k, v in results.items())
     else:
-        mask_volume = io.read(mask) if mask is not None else None
+        mask_volume = _read(mask, spacing, unit, None) if mask is not None else None
         families = tuple(p.strip() for p in planes.split(",") if p.strip())
         results = compare(ref, tst, planes=families, border=border, mask=mask_volume)
-        text = format_table(results, title=f"{test.name} vs {reference.name}")
-    serialised = to_json(results)
     if output is not None:
-        io.write_text(output, serialised, overwrite=overwrite)
-    typer.echo(serialised if as_json else text)
+        io.write_text(output, to_json(results), overwrite=overwrite)
+    typer.echo(to_json(results, per_plane=False) if as_json
+               else format_table(results, title=f"{test.name} vs {reference.name}"))
 
 
 @app.command()

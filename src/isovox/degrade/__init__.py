@@ -8,7 +8,7 @@ Three layers, as in TorchIO:
 - :mod:`.random`: seeded wrappers that draw op parameters from ranges and record them
   (:class:`RandomCompose`, :func:`replay`);
 
-plus :mod:`.recipes`, the named acquisitions used by :func:`isovox.simulate.simulate` and training.
+plus :mod:`.recipes`, the named acquisitions used by :func:`isovox.simulation.simulate` and training.
 """
 
 from .ops import (OPS, BoxProfile, Compose, CubicDownsample, DarkenSections, DropSections,
