@@ -26,7 +26,7 @@ import numpy as np
 
 import isovox
 from isovox import io
-from isovox.evaluate import compare
+from isovox.evaluate import compare, to_json
 from isovox.reconstruction import INTERPOLATION_METHODS, reconstruct
 from isovox.simulation import simulate
 
@@ -111,7 +111,9 @@ def main() -> None:
               "quality": interpolation_quality(volume)}
     print_tables(report)
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2, default=float))
+    report["quality"] = {factor: json.loads(to_json(rows, per_plane=False))
+                         for factor, rows in report["quality"].items()}
+    args.json.write_text(json.dumps(report, indent=2))
     print(f"\nwrote {args.json}")
 
 
