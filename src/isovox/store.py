@@ -1,0 +1,140 @@
+"""The model folder: where training hands a network to reconstruction.
+
+Training never talks to reconstruction directly; it writes a folder, reconstruction reads it::
+
+    MODEL_DIR/
+      config.json   ModelCard: architecture, factor, spacing, degradation, normalisation, version
+      weights.pt    the network's state_dict (CPU tensors)
+
+Both files are written into a temporary folder that is renamed into place, so a folder either
+holds a complete model or does not exist. Loading checks the card before building anything and
+fails with a one-line message naming what is wrong (missing folder, not a model folder, unknown
+architecture, weights that do not fit).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import __version__
+from .errors import IsovoxError
+from .io.atomic import atomic_output
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "weights.pt"
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What a model folder says about its network (saved as config.json).
+
+    ``factor`` is the spacing ratio along the low-resolution axis the network was trained for
+    (``lowres_spacing / target_spacing``, a float). Intensities are normalised as
+    ``(value - low) / (high - low)`` before the network and mapped back after it.
+    """
+
+    method: str                                  # training recipe, e.g. 'selfsup'
+    architecture: dict                           # model.build_config: name, preset, kwargs
+    factor: float
+    lowres_spacing: float
+    target_spacing: float
+    unit: str
+    normalisation: dict                          # {'low': float, 'high': float}
+    degradation: dict = field(default_factory=dict)   # how training pairs were made
+    training: dict = field(default_factory=dict)      # iterations, minutes, losses, seed, device
+    isovox_version: str = __version__
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ModelCard":
+        known = {name: values[name] for name in cls.__dataclass_fields__ if name in values}
+        missing = [name for name in ("method", "architecture", "factor", "lowres_spacing",
+                                     "target_spacing", "unit", "normalisation") if name not in known]
+        if missing:
+            raise IsovoxError(f"model card lacks {', '.join(missing)}")
+        return cls(**known)
+
+
+def save_model(folder: str | Path, model: torch.nn.Module, card: ModelCard, *,
+               overwrite: bool = False, extra_files: dict[str, bytes] | None = None) -> Path:
+    """Write ``model`` and its card to ``folder`` atomically; returns the folder's path.
+
+    ``extra_files`` (name -> bytes) go into the same folder, e.g. a learned degradation network.
+    """
+    folder = Path(folder)
+    with atomic_output(folder, directory=True, overwrite=overwrite) as scratch:
+        (scratch / CONFIG_NAME).write_text(card.to_json())
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        torch.save(state, scratch / WEIGHTS_NAME)
+        for name, payload in (extra_files or {}).items():
+            (scratch / name).write_bytes(payload)
+    return folder
+
+
+def read_card(folder: str | Path) -> ModelCard:
+    """The card of a model folder, checked, without loading weights."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise IsovoxError(f"model folder not found: {folder}")
+    config = folder / CONFIG_NAME
+    if not folder.is_dir() or not config.is_file():
+        raise IsovoxError(f"{folder} is not an isovox model folder (no {CONFIG_NAME})")
+    try:
+        values = json.loads(config.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise IsovoxError(f"{config} is not valid JSON: {error}") from None
+    try:
+        return ModelCard.from_dict(values)
+    except IsovoxError as error:
+        raise IsovoxError(f"{config}: {error}") from None
+
+
+def build_from_card(card: ModelCard) -> torch.nn.Module:
+    """An untrained network of the card's architecture."""
+    from .models import create_model, list_models
+
+    arch = card.architecture
+    name = arch.get("name")
+    if name not in list_models():
+        raise IsovoxError(f"model folder names unknown architecture {name!r}; "
+                          f"known: {', '.join(list_models())}")
+    try:
+        return create_model(name, **dict(arch.get("kwargs", {})))
+    except (TypeError, ValueError) as error:
+        raise IsovoxError(f"cannot build architecture {name!r} from the model folder: {error}") from None
+
+
+def load_model(folder: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, ModelCard]:
+    """The trained network (in eval mode, on ``device``) and its card."""
+    folder = Path(folder)
+    card = read_card(folder)
+    model = build_from_card(card)
+    weights = folder / WEIGHTS_NAME
+    if not weights.is_file():
+        raise IsovoxError(f"model folder {folder} has no {WEIGHTS_NAME}")
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    except (RuntimeError, EOFError, OSError, ValueError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise IsovoxError(f"weights in {weights} do not fit architecture "
+                          f"{card.architecture.get('name')!r}: {first_line}") from None
+    return model.to(device).eval(), card
+
+
+def describe_card(card: ModelCard) -> str:
+    arch = card.architecture
+    return (f"{card.method} model, {arch.get('name')} ({arch.get('preset', 'default')}), "
+            f"factor {card.factor:g} ({card.lowres_spacing:g} -> {card.target_spacing:g} {card.unit})")
+
+
+def json_ready(values: Any) -> Any:
+    """Plain-JSON version of nested results (tuples to lists, numpy scalars to floats)."""
+    return json.loads(json.dumps(values, default=float))
