@@ -1,49 +1,15 @@
-"""The `isovox` command line: parse, call the public API, print. Heavy imports happen inside the
-commands so that `isovox --help` is instant.
-
-Every command has the shape ``isovox COMMAND INPUT -o OUTPUT [options]``, exits 0 on success and
-prints one line ``error: ...`` with exit code 2 on bad input.
-"""
+"""Commands on volumes: info, simulate, reconstruct, evaluate, demo."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import List, Optional
 
 import typer
 
-from .errors import IsovoxError
-
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  rich_markup_mode=None,
-                  help="isovox: turn anisotropic 3D volumes (EM sections, MRI slices) into isotropic ones.")
-
-Spacing = Optional[Tuple[float, float, float]]
-SPACING_HELP = "voxel size Z Y X, fills or overrides the file's metadata"
-UNIT_HELP = "length unit of --spacing (nm, um, mm, angstrom)"
-CHANNEL_HELP = "channel to use from a 4D array"
-OVERWRITE_HELP = "replace an existing output"
-JSON_HELP = "print machine-readable results"
-
-
-def _read(path: Path, spacing: Spacing, unit: Optional[str], channel: Optional[int]):
-    from . import io
-
-    return io.read(path, spacing=spacing, unit=unit, channel=channel)
-
-
-def _check_outputs(*paths: Path, overwrite: bool) -> None:
-    """Refuse before any work is done, so a failed run leaves nothing half-written."""
-    from .io import check_output_path
-
-    for path in paths:
-        check_output_path(path, overwrite=overwrite)
-
-
-def _print_json(payload: dict) -> None:
-    typer.echo(json.dumps(payload, indent=2, default=str))
+from .common import (CHANNEL_HELP, JSON_HELP, OVERWRITE_HELP, SPACING_HELP, UNIT_HELP, Spacing, app,
+                     check_outputs, print_json, read_input)
 
 
 @app.command()
@@ -58,11 +24,11 @@ def info(
 
     Example: isovox info stack.tif --spacing 50 4 4 --unit nm
     """
-    from .summary import volume_summary
+    from ..summary import volume_summary
 
-    summary = volume_summary(_read(input, spacing, unit, channel))
+    summary = volume_summary(read_input(input, spacing, unit, channel))
     if as_json:
-        _print_json(summary)
+        print_json(summary)
     else:
         for key, value in summary.items():
             typer.echo(f"{key:>14}: {value}")
@@ -97,13 +63,13 @@ def simulate(
 
     Example: isovox simulate flyem.tif -o lr.tif --factor 6.5 --recipe gaussian
     """
-    from . import io
-    from .simulation import simulate as run_simulation
+    from .. import io
+    from ..simulation import simulate as run_simulation
 
     gt_path = gt or io.sibling_path(output, "_gt")
     record_path = io.sibling_path(output, "_degradation", suffix=".json")
-    _check_outputs(output, gt_path, record_path, overwrite=overwrite)
-    volume = _read(input, spacing, unit, channel)
+    check_outputs(output, gt_path, record_path, overwrite=overwrite)
+    volume = read_input(input, spacing, unit, channel)
     result = run_simulation(volume, factor, axis=axis, recipe=recipe, thickness=thickness,
                             offset=offset, noise=noise or None, artifacts=artifacts, seed=seed)
     io.write(result.lowres, output, overwrite=overwrite)
@@ -112,7 +78,7 @@ def simulate(
     payload = {"output": str(output), "ground_truth": str(gt_path), "record": str(record_path),
                "lowres": result.lowres.describe(), "ground_truth_grid": result.ground_truth.describe()}
     if as_json:
-        _print_json(payload)
+        print_json(payload)
     else:
         typer.echo(f"wrote {output}: {result.lowres.describe()}")
         typer.echo(f"wrote {gt_path}: {result.ground_truth.describe()}")
@@ -139,16 +105,16 @@ def reconstruct(
 
     Example: isovox reconstruct lr.tif -o iso.tif --method cubic
     """
-    from . import io
-    from .reconstruction import reconstruct as run_reconstruction
+    from .. import io
+    from ..reconstruction import reconstruct as run_reconstruction
 
-    _check_outputs(output, overwrite=overwrite)
-    volume = _read(input, spacing, unit, channel)
+    check_outputs(output, overwrite=overwrite)
+    volume = read_input(input, spacing, unit, channel)
     target = None if not target_spacing else (target_spacing[0] if len(target_spacing) == 1 else target_spacing)
     result = run_reconstruction(volume, method, target_spacing=target, axis=axis, dtype=dtype)
     io.write(result, output, overwrite=overwrite)
     if as_json:
-        _print_json({"output": str(output), "volume": result.describe()})
+        print_json({"output": str(output), "volume": result.describe()})
     else:
         typer.echo(f"wrote {output}: {result.describe()}")
 
@@ -171,16 +137,16 @@ def evaluate(
 
     Example: isovox evaluate gt.tif iso.tif --planes xz,yz
     """
-    from . import io
-    from .evaluate import compare, format_table, segmentation_agreement, to_json
+    from .. import io
+    from ..evaluate import compare, format_table, segmentation_agreement, to_json
 
     if output is not None:
-        _check_outputs(output, overwrite=overwrite)
-    ref, tst = (_read(path, spacing, unit, None) for path in (reference, test))
+        check_outputs(output, overwrite=overwrite)
+    ref, tst = (read_input(path, spacing, unit, None) for path in (reference, test))
     if labels:
         results = segmentation_agreement(ref, tst)
     else:
-        mask_volume = _read(mask, spacing, unit, None) if mask is not None else None
+        mask_volume = read_input(mask, spacing, unit, None) if mask is not None else None
         families = tuple(p.strip() for p in planes.split(",") if p.strip())
         results = compare(ref, tst, planes=families, border=border, mask=mask_volume)
     if output is not None:
@@ -205,37 +171,9 @@ def demo(
     Example: isovox demo            (real CREMI ssTEM sample, 40 x 4 x 4 nm)
              isovox demo my_stack.tif --spacing 50 4 4 -o demo-out
     """
-    from .demo import run_demo
+    from ..demo import run_demo
 
     report = run_demo(input, output, spacing=spacing, unit=unit, channel=channel,
                       overwrite=overwrite, echo=None if as_json else typer.echo)
     if as_json:
-        _print_json(report)
-
-
-def main(argv: Optional[list[str]] = None) -> int:
-    """Entry point: run the app and turn known failures into one-line errors and exit code 2."""
-    import click
-
-    try:
-        app(args=argv, standalone_mode=False)
-    except IsovoxError as error:
-        typer.echo(f"error: {error}", err=True)
-        return 2
-    except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as error:
-        typer.echo(f"error: {error.strerror or error}: {error.filename}", err=True)
-        return 2
-    except click.exceptions.Abort:
-        typer.echo("error: interrupted", err=True)
-        return 130
-    except click.exceptions.ClickException as error:
-        error.show()
-        return error.exit_code
-    except KeyboardInterrupt:
-        typer.echo("error: interrupted", err=True)
-        return 130
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        print_json(report)

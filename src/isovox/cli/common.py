@@ -1,0 +1,38 @@
+"""What every command shares: the Typer app, option help texts, reading and output checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional, Tuple
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  rich_markup_mode=None,
+                  help="isovox: turn anisotropic 3D volumes (EM sections, MRI slices) into isotropic ones.")
+
+Spacing = Optional[Tuple[float, float, float]]
+SPACING_HELP = "voxel size Z Y X, fills or overrides the file's metadata"
+UNIT_HELP = "length unit of --spacing (nm, um, mm, angstrom)"
+CHANNEL_HELP = "channel to use from a 4D array"
+OVERWRITE_HELP = "replace an existing output"
+JSON_HELP = "print machine-readable results"
+
+
+def read_input(path: Path, spacing: Spacing, unit: Optional[str], channel: Optional[int]):
+    from .. import io
+
+    return io.read(path, spacing=spacing, unit=unit, channel=channel)
+
+
+def check_outputs(*paths: Path, overwrite: bool) -> None:
+    """Refuse before any work is done, so a failed run leaves nothing half-written."""
+    from ..io import check_output_path
+
+    for path in paths:
+        check_output_path(path, overwrite=overwrite)
+
+
+def print_json(payload: dict) -> None:
+    typer.echo(json.dumps(payload, indent=2, default=str))
