@@ -1,12 +1,15 @@
 """`reconstruct`: the one entry point that turns an anisotropic volume into an isotropic one.
 
-Today it offers the interpolation baselines (nearest, linear, cubic, lanczos3); learned methods
-plug in beside them. The target grid follows the convention of :mod:`isovox.volume`: the first
-acquired slice keeps its world position and acquired slice k lands on output index k * factor.
+It offers the interpolation baselines (nearest, linear, cubic, lanczos3) and, with ``model=`` (a
+model folder written by training, see :mod:`isovox.store`), slice-wise reconstruction by a trained
+2D network (:mod:`.slicewise`, paper 001 Fig. 2 D). The target grid follows the convention of
+:mod:`isovox.volume`: the first acquired slice keeps its world position and acquired slice k lands
+on output index k * factor.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -52,11 +55,23 @@ def reconstruction_grid(volume: Volume, target_spacing: float | Sequence[float] 
 
 
 def reconstruct(volume: Volume, method: str = "cubic", target_spacing: float | Sequence[float] | None = None,
-                axis: int | str | None = None, dtype: str | np.dtype | None = None) -> Volume:
-    """Reconstruct ``volume`` on an isotropic (or given) grid with an interpolation method.
+                axis: int | str | None = None, dtype: str | np.dtype | None = None, *,
+                model: str | Path | None = None, device: str = "auto", batch_size: int = 8,
+                tile: int | Sequence[int] | None = None, keep_acquired: bool = False) -> Volume:
+    """Reconstruct ``volume`` on an isotropic (or given) grid.
+
+    Without ``model``: interpolation with ``method``. With ``model`` (a model folder path): the
+    trained network of that folder, run slice-wise on the cubic-interpolated volume
+    (:func:`.slicewise.reconstruct_with_model`; ``device``, ``batch_size``, ``tile`` and
+    ``keep_acquired`` are its options). ``target_spacing`` must then be None (the card's target)
+    or give the factor the network was trained for: a scalar for the low-resolution axis, or
+    three values that leave the other two axes unchanged (the network refines one axis only).
 
     ``dtype`` defaults to the input's; integer outputs are rounded and clipped to their range.
     """
+    if model is not None:
+        return _reconstruct_with_model_folder(volume, method, target_spacing, axis, dtype, model,
+                                              device, batch_size, tile, keep_acquired)
     check_method(method)
     _, target = reconstruction_grid(volume, target_spacing, axis)
     if not volume.is_lazy:
@@ -66,3 +81,31 @@ def reconstruct(volume: Volume, method: str = "cubic", target_spacing: float | S
         result = resample(volume, target, method, dtype=np.dtype(dtype) if dtype else None,
                           progress=advance)
     return result
+
+
+def _reconstruct_with_model_folder(volume, method, target_spacing, axis, dtype, folder, device,
+                                   batch_size, tile, keep_acquired) -> Volume:
+    # Imported here: torch loads only when a model is used, so interpolation stays light.
+    from ..store import load_model, read_card
+    from .slicewise import check_card, reconstruct_with_model, resolve_device
+
+    if method != "cubic":
+        raise IsovoxError(f"method {method!r} does not apply with a model: the network refines the "
+                          "cubic interpolation it was trained on; leave method at 'cubic'")
+    lowres, _ = reconstruction_grid(volume, None, axis)
+    if target_spacing is not None and np.ndim(target_spacing) != 0:
+        values = [float(t) for t in target_spacing]  # type: ignore[union-attr]
+        if len(values) != 3:
+            raise IsovoxError(f"target spacing needs 1 or 3 values, got {len(values)}")
+        moved = [AXIS_NAMES[a] for a in range(3)
+                 if a != lowres and not np.isclose(values[a], volume.spacing[a], rtol=1e-6)]
+        if moved:
+            raise IsovoxError(f"a model reconstructs the low-resolution axis only; target spacing "
+                              f"along {', '.join(moved)} must stay {volume.spacing}")
+        target_spacing = values[lowres]
+    card = read_card(folder)               # check the factor before building the network
+    check_card(volume, card, target_spacing, axis)
+    network, card = load_model(folder, device=resolve_device(device))
+    return reconstruct_with_model(volume, network, card, device=device, batch_size=batch_size,
+                                  tile=tile, keep_acquired=keep_acquired, dtype=dtype,
+                                  target_spacing=target_spacing, axis=axis)
