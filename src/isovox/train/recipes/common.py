@@ -1,0 +1,131 @@
+"""What every training recipe shares: the model, the work folder, the run, the model card."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from ...errors import IsovoxError
+from ...io.atomic import check_output
+from ...models import create_model, list_models, model_info
+from ...store import ModelCard, json_ready, save_model
+from ..loop import fit
+from ..settings import TrainSettings
+
+WORKDIR_SUFFIX = ".isovox-train"
+RUN_NAME = "run.json"
+# Config fields that may change between an interrupted run and its resumption.
+BUDGET_FIELDS = ("iterations", "minutes", "device", "amp", "validate_every", "checkpoint_every")
+# Patch size and batch size when the config leaves them to the device (None).
+DEVICE_SIZES = {"cpu": (64, 8), "cuda": (128, 16)}
+
+
+def make_config(cls: type, config: Any, overrides: dict) -> Any:
+    """``config`` (an instance of ``cls`` or None) with ``overrides`` applied, checked by name."""
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(overrides) - set(names))
+    if unknown:
+        raise IsovoxError(f"unknown training setting(s) {', '.join(unknown)}; known: {', '.join(names)}")
+    base = cls() if config is None else config
+    if not isinstance(base, cls):
+        raise IsovoxError(f"config must be a {cls.__name__}, got {type(base).__name__}")
+    return dataclasses.replace(base, **overrides)
+
+
+def sizes(config: Any, device: torch.device) -> tuple[int, int]:
+    """(patch_size, batch_size), filling None from :data:`DEVICE_SIZES`."""
+    patch, batch = DEVICE_SIZES[device.type]
+    return int(config.patch_size or patch), int(config.batch_size or batch)
+
+
+def build_model(config: Any) -> torch.nn.Module:
+    """A 2D pre-upsampled network from the registry, initialised from ``config.seed``."""
+    if config.arch not in list_models():
+        raise IsovoxError(f"unknown architecture {config.arch!r}; choose one of {', '.join(list_models())}")
+    if model_info(config.arch).family != "2d":
+        raise IsovoxError(f"architecture {config.arch!r} is not a 2D plane network")
+    torch.manual_seed(config.seed)           # the same seed gives the same initial weights
+    try:
+        model = create_model(config.arch, preset=config.preset, **dict(config.model_kwargs))
+    except (TypeError, ValueError) as error:
+        raise IsovoxError(f"cannot build {config.arch!r}: {error}") from None
+    if getattr(model, "convention", "preupsampled") != "preupsampled":
+        raise IsovoxError(f"training feeds pre-upsampled planes; build {config.arch!r} with scale=1")
+    return model
+
+
+def settings_from(config: Any, batch_size: int) -> TrainSettings:
+    names = {f.name for f in dataclasses.fields(TrainSettings)}
+    values = {k: v for k, v in dataclasses.asdict(config).items() if k in names}
+    return TrainSettings(**{**values, "batch_size": batch_size}).check()
+
+
+def default_workdir(output_dir: Path) -> Path:
+    """The hidden sibling ``.NAME.isovox-train`` holding checkpoints of an unfinished run."""
+    return output_dir.parent / f".{output_dir.name}{WORKDIR_SUFFIX}"
+
+
+def _check_run(workdir: Path, fingerprint: dict, resume: bool) -> None:
+    """Refuse to resume a checkpoint made with other settings; record this run's settings."""
+    record = workdir / RUN_NAME
+    fingerprint = json.loads(json.dumps(json_ready(fingerprint)))
+    if resume and record.is_file():
+        previous = json.loads(record.read_text())
+        changed = sorted(k for k in set(previous) | set(fingerprint) if previous.get(k) != fingerprint.get(k))
+        if changed:
+            raise IsovoxError(f"{workdir} holds an interrupted run with other settings (changed: "
+                              f"{', '.join(changed)}); pass resume=False to start over")
+    workdir.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        (workdir / "checkpoint.pt").unlink(missing_ok=True)
+    record.write_text(json.dumps(fingerprint, indent=2))
+
+
+def run_training(model: torch.nn.Module, sample_batch: Callable, loss: Any, validation: Any,
+                 settings: TrainSettings, workdir: Path, resume: bool, fingerprint: dict) -> dict:
+    _check_run(workdir, fingerprint, resume)
+    return fit(model, sample_batch, loss, validation, settings, workdir, resume=resume)
+
+
+def fingerprint_of(method: str, config: Any, volumes: list) -> dict:
+    values = {k: v for k, v in dataclasses.asdict(config).items() if k not in BUDGET_FIELDS}
+    values["method"] = method
+    values["volumes"] = [[list(v.shape), list(v.spacing), v.unit] for v in volumes]
+    return values
+
+
+def training_summary(history: dict, config: Any, loss: Any, patch_size: int, batch_size: int) -> dict:
+    """The model card's ``training`` entry."""
+    losses = history["loss"][-50:]
+    return json_ready({
+        "iterations": history["iterations"], "minutes": history["elapsed_seconds"] / 60.0,
+        "budget": {"iterations": config.iterations, "minutes": config.minutes},
+        # validation PSNR (dB, peak 1 on normalised intensities) of the network and of its input,
+        # the cubic interpolation of the degraded pairs
+        "best_validation_psnr": history["best_psnr"], "best_iteration": history["best_iteration"],
+        "final_validation_psnr": history["final_psnr"], "input_validation_psnr": history["input_psnr"],
+        "validation": history["validation"], "final_loss": float(np.mean(losses)) if losses else None,
+        "runs": history["runs"], "seed": config.seed, "device": history["device"], "amp": history["amp"],
+        "patch_size": patch_size, "batch_size": batch_size,
+        "loss": loss.describe() if hasattr(loss, "describe") else str(loss), "settings": history["settings"]})
+
+
+def save_trained(output_dir: Path, model: torch.nn.Module, card: ModelCard, workdir: Path,
+                 overwrite: bool) -> Path:
+    """Write the model folder, then remove the work folder (the run is complete)."""
+    save_model(output_dir, model.cpu(), card, overwrite=overwrite)
+    shutil.rmtree(workdir, ignore_errors=True)
+    return output_dir
+
+
+def prepare_output(output_dir: str | Path, overwrite: bool, workdir: str | Path | None) -> tuple[Path, Path]:
+    """Check the output before any work (existing folder without overwrite -> error)."""
+    output_dir = check_output(Path(output_dir), overwrite=overwrite)
+    return output_dir, Path(workdir) if workdir is not None else default_workdir(output_dir)
+
