@@ -25,6 +25,8 @@ _EXPORTS = {
     "format_table": "isovox.evaluate",
     "plane_figure": "isovox.evaluate",
     "fetch_sample": "isovox.datasets",
+    "train": "isovox.train",
+    "load_model": "isovox.store",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

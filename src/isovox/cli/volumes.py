@@ -89,7 +89,14 @@ def simulate(
 def reconstruct(
     input: Path = typer.Argument(..., help="anisotropic volume"),
     output: Path = typer.Option(..., "-o", "--output", help="isotropic volume to write"),
-    method: str = typer.Option("cubic", help="nearest, linear, cubic or lanczos3"),
+    method: str = typer.Option("cubic", help="nearest, linear, cubic or lanczos3 (ignored with --model)"),
+    model: Optional[Path] = typer.Option(None, "--model", help="trained model folder (isovox train)"),
+    device: str = typer.Option("auto", help="auto, cpu or cuda[:N] (with --model)"),
+    batch_size: Optional[int] = typer.Option(None, help="planes per forward pass (with --model; default: "
+                                              "by plane size and device)"),
+    tile: Optional[int] = typer.Option(None, help="process planes in tiles of this size (with --model)"),
+    keep_acquired: bool = typer.Option(False, help="copy acquired sections into the output unchanged "
+                                       "(with --model)"),
     target_spacing: Optional[List[float]] = typer.Option(None, help="output spacing: one value for the "
                                                          "low-resolution axis or three (Z Y X); default: "
                                                          "the finest in-plane spacing"),
@@ -104,6 +111,7 @@ def reconstruct(
     """Reconstruct an isotropic volume.
 
     Example: isovox reconstruct lr.tif -o iso.tif --method cubic
+             isovox reconstruct lr.tif -o iso.tif --model lr_model
     """
     from .. import io
     from ..reconstruction import reconstruct as run_reconstruction
@@ -111,7 +119,12 @@ def reconstruct(
     check_outputs(output, overwrite=overwrite)
     volume = read_input(input, spacing, unit, channel)
     target = None if not target_spacing else (target_spacing[0] if len(target_spacing) == 1 else target_spacing)
-    result = run_reconstruction(volume, method, target_spacing=target, axis=axis, dtype=dtype)
+    if model is None:
+        result = run_reconstruction(volume, method, target_spacing=target, axis=axis, dtype=dtype)
+    else:
+        result = run_reconstruction(volume, target_spacing=target, axis=axis, dtype=dtype, model=model,
+                                    device=device, batch_size=batch_size, tile=tile,
+                                    keep_acquired=keep_acquired)
     io.write(result, output, overwrite=overwrite)
     if as_json:
         print_json({"output": str(output), "volume": result.describe()})

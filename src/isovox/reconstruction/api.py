@@ -56,7 +56,7 @@ def reconstruction_grid(volume: Volume, target_spacing: float | Sequence[float] 
 
 def reconstruct(volume: Volume, method: str = "cubic", target_spacing: float | Sequence[float] | None = None,
                 axis: int | str | None = None, dtype: str | np.dtype | None = None, *,
-                model: str | Path | None = None, device: str = "auto", batch_size: int = 8,
+                model: str | Path | None = None, device: str = "auto", batch_size: int | None = None,
                 tile: int | Sequence[int] | None = None, keep_acquired: bool = False) -> Volume:
     """Reconstruct ``volume`` on an isotropic (or given) grid.
 

@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from ..errors import IsovoxError
+from ..runtime import tune_cpu_allocator
 from .checkpoint import (CHECKPOINT_NAME, StopRequest, TrainingInterrupted, cpu_state, load_checkpoint,
                          rng_state, save_checkpoint, set_rng_state)
 from .progress import LoopProgress
@@ -81,6 +82,8 @@ class Trainer:
         self.path = Path(workdir) / CHECKPOINT_NAME
         torch.manual_seed(settings.seed)
         self.model = model.to(self.device)
+        if self.device.type == "cpu":
+            tune_cpu_allocator()
         self.loss_fn = loss_fn.to(self.device) if isinstance(loss_fn, nn.Module) else loss_fn
         self.optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, betas=tuple(settings.betas),
                                           weight_decay=settings.weight_decay)

@@ -1,0 +1,158 @@
+"""Self-supervised reconstruction benchmark (issue 3), one model per invocation.
+
+FlyEM FIB-SEM (250^3, 10 nm) made anisotropic with `simulate` (Gaussian slice profile, FWHM =
+section spacing, then taking slices) at x4 or x8. A network is trained ONLY on the simulated
+anisotropic volume (method 'selfsup'), or, for the 'oracle' upper bound, on true axial planes of
+the ground truth paired with the interpolated low-res planes (method 'paired2d'), for the same
+CPU time. Scores: mean PSNR/SSIM over the axial planes (xz, yz) against the ground truth, border 4.
+
+    .venv/bin/python benchmarks/selfsup.py baselines --factor 4
+    .venv/bin/python benchmarks/selfsup.py train --factor 4 --arch drcnet --minutes 8
+    .venv/bin/python benchmarks/selfsup.py train --factor 4 --arch drcnet --minutes 8 --oracle
+    .venv/bin/python benchmarks/selfsup.py sstem --arch drcnet --minutes 8
+    .venv/bin/python benchmarks/selfsup.py table            # markdown table of every result so far
+
+Each run writes benchmarks/results/selfsup/<name>.json. Not a test: nothing here asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from isovox import io
+from isovox.evaluate import compare, plane_figure, to_json
+from isovox.reconstruction import reconstruct
+from isovox.simulation import simulate
+from isovox.store import read_card
+from isovox.train import train
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+FLYEM = DATA / "flyem_fibsem_sample2_250cube_10nm.tif"
+SSTEM = DATA / "isbi2012_sstem_30x512x512_4x4x50nm.tif"
+RESULTS = Path(__file__).resolve().parent / "results" / "selfsup"
+AXIAL = ("xz", "yz")
+
+
+def simulated(factor: float):
+    return simulate(io.read(FLYEM), factor, axis=0, recipe="gaussian")
+
+
+def axial_scores(truth, result) -> dict:
+    scores = json.loads(to_json(compare(truth, result, planes=AXIAL), per_plane=False))
+    return {plane: {"psnr": scores[plane]["psnr"], "ssim": scores[plane]["ssim"]} for plane in AXIAL}
+
+
+def machine() -> dict:
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    return {"machine": platform.machine(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "device": device}
+
+
+def save(name: str, record: dict) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    record.update(machine())
+    (RESULTS / f"{name}.json").write_text(json.dumps(record, indent=2))
+    print(json.dumps(record, indent=2))
+
+
+def run_baselines(factor: float) -> None:
+    sim = simulated(factor)
+    for method in ("linear", "cubic"):
+        start = time.perf_counter()
+        result = reconstruct(sim.lowres, method)
+        seconds = time.perf_counter() - start
+        save(f"x{factor:g}_{method}", {"factor": factor, "method": method, "train_minutes": 0,
+                                        "infer_seconds": seconds, "scores": axial_scores(sim.ground_truth, result)})
+
+
+def run_training(factor: float, arch: str, minutes: float, oracle: bool, seed: int) -> None:
+    sim = simulated(factor)
+    mode = "oracle" if oracle else "selfsup"
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch) / "model"
+        start = time.perf_counter()
+        if oracle:
+            train(sim.lowres, folder, method="paired2d", ground_truth=sim.ground_truth, arch=arch,
+                  minutes=minutes, iterations=None, seed=seed)
+        else:
+            train(sim.lowres, folder, method="selfsup", arch=arch, minutes=minutes, iterations=None, seed=seed)
+        train_seconds = time.perf_counter() - start
+        card = read_card(folder)
+        start = time.perf_counter()
+        result = reconstruct(sim.lowres, model=folder)
+        infer_seconds = time.perf_counter() - start
+    voxels = int(np.prod(result.shape))
+    save(f"x{factor:g}_{arch}_{mode}", {
+        "factor": factor, "method": f"{arch} ({mode})", "arch": arch, "mode": mode, "seed": seed,
+        "train_minutes": minutes, "train_seconds": train_seconds, "iterations": card.training.get("iterations"),
+        "infer_seconds": infer_seconds, "infer_voxels_per_s": voxels / infer_seconds,
+        "training": card.training, "scores": axial_scores(sim.ground_truth, result)})
+
+
+def run_sstem(arch: str, minutes: float, seed: int, figure: Path) -> None:
+    volume = io.read(SSTEM)                              # 30 x 512 x 512 at 50 x 4 x 4 nm
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch) / "model"
+        train(volume, folder, method="selfsup", arch=arch, minutes=minutes, iterations=None, seed=seed)
+        start = time.perf_counter()
+        learned = reconstruct(volume, model=folder)
+        infer_seconds = time.perf_counter() - start
+        card = read_card(folder)
+    cubic = reconstruct(volume, "cubic")
+    figure.parent.mkdir(parents=True, exist_ok=True)
+    plane_figure({"cubic": cubic, f"isovox selfsup ({arch})": learned}, figure, plane="xz",
+                 title=f"ISBI 2012 ssTEM, 50 nm sections -> 4 nm isotropic (xz plane)")
+    save(f"sstem_{arch}", {"volume": volume.describe(), "output": learned.describe(), "arch": arch,
+                           "train_minutes": minutes, "iterations": card.training.get("iterations"),
+                           "infer_seconds": infer_seconds, "figure": str(figure)})
+
+
+def print_table() -> None:
+    rows = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("x*.json"))]
+    print("| factor | method | train min | iterations | xz PSNR / SSIM | yz PSNR / SSIM | infer s |")
+    print("|---|---|---:|---:|---|---|---:|")
+    for row in sorted(rows, key=lambda r: (r["factor"], r["scores"]["xz"]["psnr"])):
+        cells = [f"{row['scores'][p]['psnr']:.2f} / {row['scores'][p]['ssim']:.3f}" for p in AXIAL]
+        print(f"| x{row['factor']:g} | {row['method']} | {row.get('train_minutes', 0):g} | "
+              f"{row.get('iterations') or '-'} | {cells[0]} | {cells[1]} | {row['infer_seconds']:.1f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    base = sub.add_parser("baselines")
+    base.add_argument("--factor", type=float, default=4.0)
+    learn = sub.add_parser("train")
+    learn.add_argument("--factor", type=float, default=4.0)
+    learn.add_argument("--arch", default="drcnet")
+    learn.add_argument("--minutes", type=float, default=8.0)
+    learn.add_argument("--oracle", action="store_true")
+    learn.add_argument("--seed", type=int, default=0)
+    real = sub.add_parser("sstem")
+    real.add_argument("--arch", default="drcnet")
+    real.add_argument("--minutes", type=float, default=8.0)
+    real.add_argument("--seed", type=int, default=0)
+    real.add_argument("--figure", type=Path, default=Path("docs/figures/sstem_xz.png"))
+    sub.add_parser("table")
+    args = parser.parse_args()
+    if args.command == "baselines":
+        run_baselines(args.factor)
+    elif args.command == "train":
+        run_training(args.factor, args.arch, args.minutes, args.oracle, args.seed)
+    elif args.command == "sstem":
+        run_sstem(args.arch, args.minutes, args.seed, args.figure)
+    else:
+        print_table()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""Commands that learn: train (volume -> model folder) and run (train, then reconstruct)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .common import (CHANNEL_HELP, JSON_HELP, OVERWRITE_HELP, SPACING_HELP, UNIT_HELP, Spacing, app,
+                     check_outputs, print_json, read_input)
+
+METHOD_HELP = "training recipe: selfsup (learn from the volume's own lateral planes)"
+ARCH_HELP = "network: drcnet, a2i, edsr, rcan, rdn, vdsr, isonet1, isonet2"
+PRESET_HELP = "network size: default (small, CPU) or paper (the paper's size, for a GPU)"
+DEVICE_HELP = "auto, cpu or cuda[:N]"
+
+
+def _training_options(arch: str, preset: str, target_spacing: Optional[float], recipe: str,
+                      fwhm: Optional[float], minutes: Optional[float], iterations: Optional[int],
+                      patch_size: Optional[int], batch_size: Optional[int], noise: float,
+                      artifacts: bool, seed: int, device: str) -> dict:
+    options = dict(arch=arch, preset=preset, target_spacing=target_spacing, recipe=recipe, fwhm=fwhm,
+                   minutes=minutes, patch_size=patch_size, batch_size=batch_size, seed=seed, device=device)
+    if iterations is not None:
+        options["iterations"] = iterations
+    elif minutes is not None:
+        options["iterations"] = None              # a time budget alone: train until it runs out
+    # neither: the recipe's default iteration budget applies
+    if noise:
+        options["noise"] = noise
+    if artifacts:
+        options["artifacts"] = True
+    return options
+
+
+@app.command()
+def train(
+    input: Path = typer.Argument(..., help="anisotropic volume to learn from"),
+    output: Path = typer.Option(..., "-o", "--output", help="model folder to write"),
+    method: str = typer.Option("selfsup", help=METHOD_HELP),
+    arch: str = typer.Option("drcnet", help=ARCH_HELP),
+    preset: str = typer.Option("default", help=PRESET_HELP),
+    target_spacing: Optional[float] = typer.Option(None, help="spacing to reach along the low-res axis "
+                                                   "(default: the finest lateral spacing)"),
+    recipe: str = typer.Option("gaussian", help="assumed acquisition: gaussian, box, take, cubic"),
+    fwhm: Optional[float] = typer.Option(None, help="slice profile FWHM / thickness in physical units "
+                                         "(default: the section spacing)"),
+    minutes: Optional[float] = typer.Option(None, help="training budget in minutes"),
+    iterations: Optional[int] = typer.Option(None, help="training budget in iterations (default 1000 "
+                                             "when --minutes is not given)"),
+    patch_size: Optional[int] = typer.Option(None, help="lateral patch size (default 64 CPU, 128 GPU)"),
+    batch_size: Optional[int] = typer.Option(None, help="patches per step (default 8 CPU, 16 GPU)"),
+    noise: float = typer.Option(0.0, help="augment with Gaussian noise up to this sigma (fraction of range)"),
+    artifacts: bool = typer.Option(False, help="augment with EM section artifacts (paper 001)"),
+    seed: int = typer.Option(0, help="random seed"),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
+    spacing: Spacing = typer.Option(None, help=SPACING_HELP),
+    unit: Optional[str] = typer.Option(None, help=UNIT_HELP),
+    channel: Optional[int] = typer.Option(None, help=CHANNEL_HELP),
+    overwrite: bool = typer.Option(False, help=OVERWRITE_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Train a reconstruction network on the volume itself and save it as a model folder.
+
+    An interrupted run (Ctrl-C, a killed job) resumes when the same command is run again.
+
+    Example: isovox train stack.tif -o stack_model --minutes 10
+             isovox train stack.tif -o a2i_model --arch a2i --preset paper --device cuda
+    """
+    from ..store import describe_card, read_card
+    from ..train import train as run_training
+
+    check_outputs(output, overwrite=overwrite)
+    volume = read_input(input, spacing, unit, channel)
+    options = _training_options(arch, preset, target_spacing, recipe, fwhm, minutes, iterations,
+                                patch_size, batch_size, noise, artifacts, seed, device)
+    folder = run_training(volume, output, method=method, overwrite=overwrite, **options)
+    card = read_card(folder)
+    if as_json:
+        print_json({"model": str(folder), "card": card.__dict__})
+    else:
+        typer.echo(f"wrote {folder}: {describe_card(card)}")
+        summary = card.training
+        if "best_validation_psnr" in summary:
+            typer.echo(f"validation PSNR {summary['best_validation_psnr']:.2f} dB "
+                       f"(cubic input {summary.get('input_validation_psnr', float('nan')):.2f} dB)")
+
+
+@app.command()
+def run(
+    input: Path = typer.Argument(..., help="anisotropic volume"),
+    output: Path = typer.Option(..., "-o", "--output", help="isotropic volume to write"),
+    model_dir: Optional[Path] = typer.Option(None, "--model-dir", help="where to keep the trained model "
+                                             "(default: OUTPUT's stem + _model)"),
+    method: str = typer.Option("selfsup", help=METHOD_HELP),
+    arch: str = typer.Option("drcnet", help=ARCH_HELP),
+    preset: str = typer.Option("default", help=PRESET_HELP),
+    recipe: str = typer.Option("gaussian", help="assumed acquisition: gaussian, box, take, cubic"),
+    fwhm: Optional[float] = typer.Option(None, help="slice profile FWHM / thickness (physical units)"),
+    minutes: Optional[float] = typer.Option(None, help="training budget in minutes"),
+    iterations: Optional[int] = typer.Option(None, help="training budget in iterations"),
+    keep_acquired: bool = typer.Option(False, help="copy the acquired sections into the output unchanged"),
+    seed: int = typer.Option(0, help="random seed"),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
+    spacing: Spacing = typer.Option(None, help=SPACING_HELP),
+    unit: Optional[str] = typer.Option(None, help=UNIT_HELP),
+    channel: Optional[int] = typer.Option(None, help=CHANNEL_HELP),
+    overwrite: bool = typer.Option(False, help=OVERWRITE_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Train on the volume, then reconstruct it: the whole self-supervised job in one command.
+
+    Example: isovox run stack.tif -o stack_iso.tif --minutes 10
+    """
+    from .. import io
+    from ..reconstruction import reconstruct as run_reconstruction
+    from ..train import train as run_training
+
+    model_dir = model_dir or io.sibling_path(output, "_model", suffix="")
+    check_outputs(output, model_dir, overwrite=overwrite)
+    volume = read_input(input, spacing, unit, channel)
+    options = _training_options(arch, preset, None, recipe, fwhm, minutes, iterations, None, None,
+                                0.0, False, seed, device)
+    folder = run_training(volume, model_dir, method=method, overwrite=overwrite, **options)
+    result = run_reconstruction(volume, model=folder, device=device, keep_acquired=keep_acquired)
+    io.write(result, output, overwrite=overwrite)
+    if as_json:
+        print_json({"output": str(output), "model": str(folder), "volume": result.describe()})
+    else:
+        typer.echo(f"wrote {folder} and {output}: {result.describe()}")
