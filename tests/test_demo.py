@@ -9,20 +9,30 @@ from isovox.errors import IsovoxError
 from isovox.volume import Volume
 
 
-def test_demo_on_a_given_file_writes_volume_figure_and_report(tmp_path):
+def test_demo_on_a_given_file_writes_model_volume_figure_and_report(tmp_path):
     z = np.arange(12)[:, None, None]
-    yx = np.add.outer(np.arange(40), np.arange(40))[None]
+    yx = np.add.outer(np.arange(80), np.arange(80))[None]
     data = (120 + 60 * np.sin(0.3 * z + 0.2 * yx)).astype(np.uint8)
     source = io.write(Volume(data, (40, 4, 4), "nm"), tmp_path / "stack.tif")
-    report = run_demo(source, tmp_path / "out", echo=None)
+    report = run_demo(source, tmp_path / "out", crop=None, iterations=20, echo=None)
     written = io.read(report["files"]["isotropic"])
-    assert written.shape == (111, 40, 40) and written.spacing == (4, 4, 4)
+    assert written.shape == (111, 80, 80) and written.spacing == (4, 4, 4)
+    assert (tmp_path / "out" / "model" / "config.json").is_file()
     saved = json.loads((tmp_path / "out" / "report.json").read_text())
     scores = saved["withheld_sections"]
     assert scores["linear"]["xz"]["psnr"] > scores["nearest"]["xz"]["psnr"]
+    assert saved["selfsup_validation"]["iterations"] == 20
     assert (tmp_path / "out" / "stack_xz.png").stat().st_size > 1000
     with pytest.raises(IsovoxError, match="overwrite"):
-        run_demo(source, tmp_path / "out", echo=None)
+        run_demo(source, tmp_path / "out", crop=None, iterations=20, echo=None)
+
+
+def test_demo_crops_a_central_lateral_window(tmp_path):
+    from isovox.demo import _central_window
+
+    volume = Volume(np.zeros((5, 100, 90), np.uint8), (40, 4, 4), "nm")
+    window = _central_window(volume, 64)
+    assert window.shape == (5, 64, 64) and window.origin == (0, 18 * 4, 13 * 4)
 
 
 def test_fetch_refuses_a_file_with_the_wrong_checksum(tmp_path, monkeypatch):

@@ -173,20 +173,24 @@ def demo(
     input: Optional[Path] = typer.Argument(None, help="volume to run on (default: a real ssTEM "
                                            "sample, fetched once and cached)"),
     output: Path = typer.Option(Path("isovox-demo"), "-o", "--output", help="folder for the results"),
+    crop: int = typer.Option(320, help="work on the central CROP x CROP lateral window (speed)"),
+    full: bool = typer.Option(False, help="use the whole volume instead of the central window"),
+    iterations: int = typer.Option(400, help="training iterations of the self-supervised network"),
     spacing: Spacing = typer.Option(None, help=SPACING_HELP),
     unit: Optional[str] = typer.Option(None, help=UNIT_HELP),
     channel: Optional[int] = typer.Option(None, help=CHANNEL_HELP),
     overwrite: bool = typer.Option(False, help=OVERWRITE_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Reconstruct a real anisotropic volume end to end and score it on withheld sections.
+    """Learn a volume's own isotropic reconstruction end to end (self-supervised) and score it.
 
     Example: isovox demo            (real CREMI ssTEM sample, 40 x 4 x 4 nm)
              isovox demo my_stack.tif --spacing 50 4 4 -o demo-out
     """
     from ..demo import run_demo
 
-    report = run_demo(input, output, spacing=spacing, unit=unit, channel=channel,
-                      overwrite=overwrite, echo=None if as_json else typer.echo)
+    report = run_demo(input, output, spacing=spacing, unit=unit, channel=channel, overwrite=overwrite,
+                      crop=None if full else crop, iterations=iterations,
+                      echo=None if as_json else typer.echo)
     if as_json:
         print_json(report)
