@@ -33,7 +33,7 @@ from isovox.evaluate import compare, plane_figure, to_json
 from isovox.reconstruction import reconstruct
 from isovox.simulation import simulate
 from isovox.store import read_card
-from isovox.train import train
+from isovox.training import train
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 FLYEM = DATA / "flyem_fibsem_sample2_250cube_10nm.tif"

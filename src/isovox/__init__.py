@@ -25,7 +25,7 @@ _EXPORTS = {
     "format_table": "isovox.evaluate",
     "plane_figure": "isovox.evaluate",
     "fetch_sample": "isovox.datasets",
-    "train": "isovox.train",
+    "train": "isovox.training",
     "load_model": "isovox.store",
 }
 

@@ -28,7 +28,7 @@ from .evaluate import compare, format_table, plane_figure, to_json
 from .reconstruction import reconstruct
 from .simulation import simulate
 from .store import read_card
-from .train import train
+from .training import train
 from .volume import Volume, lowres_axis, planes_containing
 
 DEMO_METHODS = ("nearest", "linear", "cubic", "lanczos3")

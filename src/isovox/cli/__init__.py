@@ -23,7 +23,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     import click
 
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
     except IsovoxError as error:
         typer.echo(f"error: {error}", err=True)
         return 2
@@ -39,4 +39,5 @@ def main(argv: Optional[list[str]] = None) -> int:
     except KeyboardInterrupt:
         typer.echo("error: interrupted", err=True)
         return 130
-    return 0
+    # Typer returns an exit code instead of raising when a command exits early (Ctrl-C: 130).
+    return code if isinstance(code, int) else 0

@@ -16,6 +16,17 @@ PRESET_HELP = "network size: default (small, CPU) or paper (the paper's size, fo
 DEVICE_HELP = "auto, cpu or cuda[:N]"
 
 
+def _train_or_say_how_to_resume(run_training, *args, **kwargs) -> Path:
+    """Train; on Ctrl-C or SIGTERM the loop has saved a checkpoint: say so and exit 130."""
+    from ..training import TrainingInterrupted
+
+    try:
+        return run_training(*args, **kwargs)
+    except TrainingInterrupted as interruption:
+        typer.echo(f"error: {interruption}", err=True)
+        raise typer.Exit(130) from None
+
+
 def _training_options(arch: str, preset: str, target_spacing: Optional[float], recipe: str,
                       fwhm: Optional[float], minutes: Optional[float], iterations: Optional[int],
                       patch_size: Optional[int], batch_size: Optional[int], noise: float,
@@ -69,13 +80,14 @@ def train(
              isovox train stack.tif -o a2i_model --arch a2i --preset paper --device cuda
     """
     from ..store import describe_card, read_card
-    from ..train import train as run_training
+    from ..training import train as run_training
 
     check_outputs(output, overwrite=overwrite)
     volume = read_input(input, spacing, unit, channel)
     options = _training_options(arch, preset, target_spacing, recipe, fwhm, minutes, iterations,
                                 patch_size, batch_size, noise, artifacts, seed, device)
-    folder = run_training(volume, output, method=method, overwrite=overwrite, **options)
+    folder = _train_or_say_how_to_resume(run_training, volume, output, method=method,
+                                         overwrite=overwrite, **options)
     card = read_card(folder)
     if as_json:
         print_json({"model": str(folder), "card": card.__dict__})
@@ -115,14 +127,15 @@ def run(
     """
     from .. import io
     from ..reconstruction import reconstruct as run_reconstruction
-    from ..train import train as run_training
+    from ..training import train as run_training
 
     model_dir = model_dir or io.sibling_path(output, "_model", suffix="")
     check_outputs(output, model_dir, overwrite=overwrite)
     volume = read_input(input, spacing, unit, channel)
     options = _training_options(arch, preset, None, recipe, fwhm, minutes, iterations, None, None,
                                 0.0, False, seed, device)
-    folder = run_training(volume, model_dir, method=method, overwrite=overwrite, **options)
+    folder = _train_or_say_how_to_resume(run_training, volume, model_dir, method=method,
+                                         overwrite=overwrite, **options)
     result = run_reconstruction(volume, model=folder, device=device, keep_acquired=keep_acquired)
     io.write(result, output, overwrite=overwrite)
     if as_json:

@@ -152,5 +152,5 @@ def sibling_path(path: str | Path, tag: str, suffix: str | None = None) -> Path:
     _, matched = format_of(file_path)
     split = len(file_path.name) - len(matched)
     stem, own_suffix = file_path.name[:split], file_path.name[split:]      # keep the user's case
-    sibling = file_path.with_name(f"{stem}{tag}{suffix or own_suffix}")
+    sibling = file_path.with_name(f"{stem}{tag}{own_suffix if suffix is None else suffix}")
     return Path(f"{sibling}:{dataset}") if dataset and suffix is None else sibling

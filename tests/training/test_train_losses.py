@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from isovox.train.losses import SelfSupLoss, l1_loss, projected_distribution_loss, projection_filters
+from isovox.training.losses import SelfSupLoss, l1_loss, projected_distribution_loss, projection_filters
 
 
 @pytest.fixture

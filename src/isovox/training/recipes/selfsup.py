@@ -1,7 +1,7 @@
 """Self-supervised training on one anisotropic volume (A2I-3DEM, paper 001), and its oracle.
 
 :func:`train_selfsup`: pairs from the volume's own lateral planes (:class:`isovox.pairs.LateralPairs`,
-paper 001 section II-A), loss L1 + 0.01 PDL (eq. 5, :class:`isovox.train.losses.SelfSupLoss`),
+paper 001 section II-A), loss L1 + 0.01 PDL (eq. 5, :class:`isovox.training.losses.SelfSupLoss`),
 Adam (section II-B.3), then a model folder (:mod:`isovox.store`) that reconstruction reads.
 
 :func:`train_paired`: the same network and loss trained on *true* axial planes of a ground

@@ -1,5 +1,5 @@
 """Training settings and the pieces of the loop that depend only on them: device, mixed
-precision, learning-rate schedule, PSNR. See :mod:`isovox.train.loop` for the choices made."""
+precision, learning-rate schedule, PSNR. See :mod:`isovox.training.loop` for the choices made."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ AMP_MODES = ("auto", "off", "bf16", "fp16")
 
 @dataclass
 class TrainSettings:
-    """Budget, optimiser and bookkeeping of one training run (choices: :mod:`isovox.train.loop`)."""
+    """Budget, optimiser and bookkeeping of one training run (choices: :mod:`isovox.training.loop`)."""
 
     iterations: int | None = 1000
     minutes: float | None = None

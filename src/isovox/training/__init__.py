@@ -3,9 +3,9 @@
 ``train(volume, output_dir, method='selfsup', **config_fields)`` dispatches by method name:
 
 - ``'selfsup'``: self-supervised pairs from the volume's lateral planes (A2I-3DEM, paper 001;
-  :func:`~isovox.train.recipes.selfsup.train_selfsup`);
+  :func:`~isovox.training.recipes.selfsup.train_selfsup`);
 - ``'paired2d'``: the oracle on true axial planes of a ground truth, ``ground_truth=`` required
-  (:func:`~isovox.train.recipes.selfsup.train_paired`).
+  (:func:`~isovox.training.recipes.selfsup.train_paired`).
 
 ``config_fields`` are :class:`SelfSupConfig` fields; ``overwrite``, ``resume`` and ``workdir``
 are passed through. The loop (:func:`fit`), losses and settings are importable from here too.

@@ -8,8 +8,8 @@ import torch
 
 from isovox.errors import IsovoxError
 from isovox.store import load_model
-from isovox.train import TRAIN_METHODS, SelfSupConfig, train, train_paired, train_selfsup
-from isovox.train.recipes.common import default_workdir
+from isovox.training import TRAIN_METHODS, SelfSupConfig, train, train_paired, train_selfsup
+from isovox.training.recipes.common import default_workdir
 from isovox.volume import Volume
 
 TINY = {"n_feats": 8, "n_blocks": 1}

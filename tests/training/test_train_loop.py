@@ -9,9 +9,9 @@ import torch
 from isovox.errors import IsovoxError
 from isovox.models import create_model
 from isovox.pairs import LateralPairs
-from isovox.train import SelfSupLoss, TrainSettings, TrainingInterrupted, fit
-from isovox.train.checkpoint import CHECKPOINT_NAME, load_checkpoint
-from isovox.train.settings import lr_scale, resolve_amp, resolve_device
+from isovox.training import SelfSupLoss, TrainSettings, TrainingInterrupted, fit
+from isovox.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from isovox.training.settings import lr_scale, resolve_amp, resolve_device
 
 TINY = {"n_feats": 8, "n_blocks": 1}       # drcnet keywords (isovox/models/slice2d.py)
 
@@ -147,7 +147,7 @@ def test_lr_schedules(schedule):
 
 def test_prefetching_batches_keep_order_and_errors():
     """The CUDA path draws batch i + 1 in a thread while i trains; same batches, same errors."""
-    from isovox.train.loop import _Batches
+    from isovox.training.loop import _Batches
 
     def sampler(i):
         if i == 3:
@@ -166,7 +166,7 @@ def test_prefetching_batches_keep_order_and_errors():
 
 def test_mixed_precision_path_runs(pairs, tmp_path, monkeypatch):
     """CUDA autocast is not available here; bf16 autocast on CPU runs the same code path."""
-    import isovox.train.loop as loop
+    import isovox.training.loop as loop
     monkeypatch.setattr(loop, "resolve_amp", lambda mode, device: torch.bfloat16)
     _, history = run(pairs, tmp_path, iterations=3, validate_every=3)
     assert history["amp"] == "bfloat16" and all(math.isfinite(v) for v in history["loss"])
