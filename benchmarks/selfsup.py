@@ -10,6 +10,7 @@ CPU time. Scores: mean PSNR/SSIM over the axial planes (xz, yz) against the grou
     .venv/bin/python benchmarks/selfsup.py train --factor 4 --arch drcnet --minutes 8
     .venv/bin/python benchmarks/selfsup.py train --factor 4 --arch drcnet --minutes 8 --oracle
     .venv/bin/python benchmarks/selfsup.py sstem --arch drcnet --minutes 8
+    .venv/bin/python benchmarks/selfsup.py throughput       # inference voxels/s of every 2D backbone
     .venv/bin/python benchmarks/selfsup.py table            # markdown table of every result so far
 
 Each run writes benchmarks/results/selfsup/<name>.json. Not a test: nothing here asserts.
@@ -116,6 +117,33 @@ def run_sstem(arch: str, minutes: float, seed: int, figure: Path) -> None:
                            "infer_seconds": infer_seconds, "figure": str(figure)})
 
 
+def run_throughput(size: int, repeats: int) -> None:
+    """Output voxels/s of slice-wise inference for every 2D backbone (default size, random
+    weights: speed does not depend on training), on a FlyEM crop at x4."""
+    from isovox.models import create_model, list_models
+    from isovox.reconstruction.slicewise import reconstruct_with_model
+    from isovox.store import ModelCard
+
+    sim = simulated(4.0)
+    lowres = sim.lowres.crop((0, 0, 0), (sim.lowres.shape[0], size, size))
+    rows = {}
+    for name in list_models("2d"):
+        model = create_model(name)
+        card = ModelCard(method="benchmark", architecture=model.build_config, factor=4.0,
+                         lowres_spacing=40.0, target_spacing=10.0, unit="nm",
+                         normalisation={"low": 0.0, "high": 255.0})
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            result = reconstruct_with_model(lowres, model, card, progress=False)
+            times.append(time.perf_counter() - start)
+        voxels = int(np.prod(result.shape))
+        rows[name] = {"seconds": min(times), "voxels_per_s": voxels / min(times),
+                      "parameters": sum(p.numel() for p in model.parameters()), "output_shape": list(result.shape)}
+        print(f"{name:<8} {min(times):7.2f} s  {voxels / min(times) / 1e6:6.3f} Mvoxel/s", flush=True)
+    save(f"throughput_{size}", {"input": lowres.describe(), "models": rows})
+
+
 def print_table() -> None:
     rows = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("x*.json"))]
     print("| factor | method | train min | iterations | xz PSNR / SSIM | yz PSNR / SSIM | infer s |")
@@ -142,12 +170,17 @@ def main() -> None:
     real.add_argument("--minutes", type=float, default=8.0)
     real.add_argument("--seed", type=int, default=0)
     real.add_argument("--figure", type=Path, default=Path("docs/figures/sstem_xz.png"))
+    speed = sub.add_parser("throughput")
+    speed.add_argument("--size", type=int, default=128)
+    speed.add_argument("--repeats", type=int, default=2)
     sub.add_parser("table")
     args = parser.parse_args()
     if args.command == "baselines":
         run_baselines(args.factor)
     elif args.command == "train":
         run_training(args.factor, args.arch, args.minutes, args.oracle, args.seed)
+    elif args.command == "throughput":
+        run_throughput(args.size, args.repeats)
     elif args.command == "sstem":
         run_sstem(args.arch, args.minutes, args.seed, args.figure)
     else:
