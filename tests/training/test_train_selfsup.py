@@ -76,7 +76,7 @@ def test_train_dispatch_and_errors(blobs, tmp_path):
         train(blobs, tmp_path / "m", iterationz=3)
     with pytest.raises(IsovoxError, match="ground_truth"):
         train(blobs, tmp_path / "m", method="paired2d")
-    with pytest.raises(IsovoxError, match="unknown architecture"):
+    with pytest.raises(IsovoxError, match="unknown 2D architecture"):
         train(blobs, tmp_path / "m", arch="nope", **{k: v for k, v in QUICK.items() if k != "arch"})
     with pytest.raises(IsovoxError, match="fwhm or thickness"):
         train(blobs, tmp_path / "m", fwhm=3.0, thickness=3.0, **QUICK)

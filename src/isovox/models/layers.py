@@ -1,8 +1,9 @@
-"""Building blocks shared by the 2D networks; each piece of logic lives here once.
+"""Building blocks shared by the networks; each piece of logic lives here once.
 
-Layout conventions: convolutional code uses (N, C, H, W); the window-attention code uses
+Layout conventions: 2D convolutional code uses (N, C, H, W); the window-attention code uses
 channels-last (N, H, W, C) because LayerNorm and Linear act on the last axis. Rows (H) are the
-low-resolution axis (z) of an axial plane, columns (W) a lateral axis.
+low-resolution axis (z) of an axial plane, columns (W) a lateral axis. 3D code (``conv3d`` and
+the 3D modules) uses (N, C, D, H, W).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from .registry import ONE_AXIS_UPSAMPLING, PREUPSAMPLED
 
 __all__ = [
     "conv",
+    "conv3d",
     "ResBlock",
     "ChannelAttention",
     "OneAxisPixelShuffle",
@@ -31,6 +33,14 @@ __all__ = [
 def conv(in_channels: int, out_channels: int, kernel_size: int = 3, bias: bool = True) -> nn.Conv2d:
     """'Same' convolution (odd kernel, stride 1): output keeps H and W."""
     return nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=bias)
+
+
+def conv3d(
+    in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1, bias: bool = True
+) -> nn.Conv3d:
+    """3D convolution with 'same' padding (odd kernel): stride 1 keeps D, H and W, stride 2
+    gives ceil(size / 2). Shared by the 3D generators and the 3D critic."""
+    return nn.Conv3d(in_channels, out_channels, kernel_size, stride, padding=kernel_size // 2, bias=bias)
 
 
 class ResBlock(nn.Module):
@@ -107,7 +117,7 @@ class Upsampler(nn.Sequential):
 
 
 class ReconstructionNet(nn.Module):
-    """Base of every 2D network: channel counts, scale, convention and the global residual.
+    """Base of every 2D and 3D network: channel counts, scale, convention, global residual.
 
     ``scale == 1`` is the pre-upsampled convention: the input is already on the target grid and
     the output is ``input + net(input)`` (global residual learning, VDSR/A2I) whenever the

@@ -46,8 +46,8 @@ def sizes(config: Any, device: torch.device) -> tuple[int, int]:
 
 def build_model(config: Any) -> torch.nn.Module:
     """A 2D pre-upsampled network from the registry, initialised from ``config.seed``."""
-    if config.arch not in list_models():
-        raise IsovoxError(f"unknown architecture {config.arch!r}; choose one of {', '.join(list_models())}")
+    if config.arch not in list_models("2d"):     # slice-wise recipes train 2D networks only
+        raise IsovoxError(f"unknown 2D architecture {config.arch!r}; choose one of {', '.join(list_models('2d'))}")
     if model_info(config.arch).family != "2d":
         raise IsovoxError(f"architecture {config.arch!r} is not a 2D plane network")
     torch.manual_seed(config.seed)           # the same seed gives the same initial weights
