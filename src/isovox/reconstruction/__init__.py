@@ -7,9 +7,7 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from ..lazy import lazy_exports
 from .api import INTERPOLATION_METHODS, reconstruct, reconstruction_grid
 
 _LAZY = {
@@ -20,14 +18,4 @@ _LAZY = {
 
 __all__ = ["INTERPOLATION_METHODS", "reconstruct", "reconstruction_grid", *sorted(_LAZY)]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'isovox.reconstruction' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals(), eager=tuple(__all__))
