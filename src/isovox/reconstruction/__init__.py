@@ -8,7 +8,8 @@
 from __future__ import annotations
 
 from ..lazy import lazy_exports
-from .api import INTERPOLATION_METHODS, reconstruct, reconstruction_grid
+from .api import INTERPOLATION_METHODS, reconstruct
+from .grid import reconstruction_grid
 
 _LAZY = {
     "reconstruct_with_model": "isovox.reconstruction.slicewise",

@@ -16,42 +16,10 @@ import numpy as np
 
 from ..errors import IsovoxError
 from ..progress import progress_bar
-from ..resample import METHODS as INTERPOLATION_METHODS
+from ..resample import METHODS as INTERPOLATION_METHODS  # noqa: F401  (re-exported)
 from ..resample import check_method, resample, resampling_plan
-from ..volume import AXIS_NAMES, Volume, axis_index, check_finite, lowres_axis, resampling_factor
-
-
-def reconstruction_grid(volume: Volume, target_spacing: float | Sequence[float] | None = None,
-                        axis: int | str | None = None) -> tuple[int, tuple[float, float, float]]:
-    """The low-resolution axis and the full target spacing (z, y, x) of a reconstruction.
-
-    By default only the low-resolution axis changes, to the finest spacing of the other two. A
-    scalar ``target_spacing`` applies to the low-resolution axis; three values set every axis.
-    Raises for an isotropic volume and for a target coarser than the acquisition (factor < 1).
-    """
-    lowres = lowres_axis(volume.spacing) if axis is None else axis_index(axis)
-    lateral = [s for a, s in enumerate(volume.spacing) if a != lowres]
-    if axis is not None and volume.spacing[lowres] <= min(lateral) * (1 + 1e-3):
-        raise IsovoxError(f"axis {AXIS_NAMES[lowres]} is not coarser than the others "
-                          f"(spacing {volume.spacing}); nothing to reconstruct")
-    target = list(volume.spacing)
-    if target_spacing is None:
-        target[lowres] = min(lateral)
-    elif np.ndim(target_spacing) == 0:
-        target[lowres] = float(target_spacing)  # type: ignore[arg-type]
-    else:
-        target = [float(t) for t in target_spacing]  # type: ignore[union-attr]
-        if len(target) != 3:
-            raise IsovoxError(f"target spacing needs 1 or 3 values, got {len(target)}")
-    for a in range(3):
-        if target[a] <= 0:
-            raise IsovoxError(f"target spacing must be positive, got {target[a]} for axis {AXIS_NAMES[a]}")
-        factor = resampling_factor(volume.spacing[a], target[a])
-        if factor < 1 - 1e-9:
-            raise IsovoxError(f"target spacing {target[a]:g} {volume.unit} along {AXIS_NAMES[a]} is coarser "
-                              f"than the input's {volume.spacing[a]:g} (factor {factor:.4g} < 1); "
-                              "reconstruction only refines")
-    return lowres, tuple(target)  # type: ignore[return-value]
+from ..volume import AXIS_NAMES, Volume, check_finite
+from .grid import reconstruction_grid
 
 
 def reconstruct(volume: Volume, method: str = "cubic", target_spacing: float | Sequence[float] | None = None,

@@ -46,7 +46,7 @@ from ..runtime import tune_cpu_allocator
 from ..units import conversion_factor
 from ..volume import (AXIS_NAMES, PLANE_AXES, Volume, check_finite, input_positions, planes_containing,
                       resampling_factor)
-from .api import reconstruction_grid
+from .grid import reconstruction_grid
 from .tiling import predict_planes, receptive_halo
 
 FACTOR_RTOL = 1e-3
