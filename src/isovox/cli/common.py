@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Annotated, Optional, Tuple
 
 import typer
 
@@ -18,6 +18,13 @@ UNIT_HELP = "length unit of --spacing (nm, um, mm, angstrom)"
 CHANNEL_HELP = "channel to use from a 4D array"
 OVERWRITE_HELP = "replace an existing output"
 JSON_HELP = "print machine-readable results"
+
+# The options every command that reads a volume or writes an output shares, declared once.
+SpacingOption = Annotated[Spacing, typer.Option("--spacing", help=SPACING_HELP)]
+UnitOption = Annotated[Optional[str], typer.Option("--unit", help=UNIT_HELP)]
+ChannelOption = Annotated[Optional[int], typer.Option("--channel", help=CHANNEL_HELP)]
+OverwriteOption = Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)]
+JsonOption = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
 
 
 def read_input(path: Path, spacing: Spacing, unit: Optional[str], channel: Optional[int]):

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .common import (CHANNEL_HELP, JSON_HELP, OVERWRITE_HELP, SPACING_HELP, UNIT_HELP, Spacing, app,
+from .common import (ChannelOption, JsonOption, OverwriteOption, SpacingOption, UnitOption, app,
                      check_outputs, print_json, read_input)
 
 METHOD_HELP = "training recipe: selfsup (learn from the volume's own lateral planes)"
@@ -66,11 +66,11 @@ def train(
     artifacts: bool = typer.Option(False, help="augment with EM section artifacts (paper 001)"),
     seed: int = typer.Option(0, help="random seed"),
     device: str = typer.Option("auto", help=DEVICE_HELP),
-    spacing: Spacing = typer.Option(None, help=SPACING_HELP),
-    unit: Optional[str] = typer.Option(None, help=UNIT_HELP),
-    channel: Optional[int] = typer.Option(None, help=CHANNEL_HELP),
-    overwrite: bool = typer.Option(False, help=OVERWRITE_HELP),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    spacing: SpacingOption = None,
+    unit: UnitOption = None,
+    channel: ChannelOption = None,
+    overwrite: OverwriteOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Train a reconstruction network on the volume itself and save it as a model folder.
 
@@ -115,11 +115,11 @@ def run(
     keep_acquired: bool = typer.Option(False, help="copy the acquired sections into the output unchanged"),
     seed: int = typer.Option(0, help="random seed"),
     device: str = typer.Option("auto", help=DEVICE_HELP),
-    spacing: Spacing = typer.Option(None, help=SPACING_HELP),
-    unit: Optional[str] = typer.Option(None, help=UNIT_HELP),
-    channel: Optional[int] = typer.Option(None, help=CHANNEL_HELP),
-    overwrite: bool = typer.Option(False, help=OVERWRITE_HELP),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    spacing: SpacingOption = None,
+    unit: UnitOption = None,
+    channel: ChannelOption = None,
+    overwrite: OverwriteOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Train on the volume, then reconstruct it: the whole self-supervised job in one command.
 

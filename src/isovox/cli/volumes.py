@@ -8,17 +8,17 @@ from typing import List, Optional
 
 import typer
 
-from .common import (CHANNEL_HELP, JSON_HELP, OVERWRITE_HELP, SPACING_HELP, UNIT_HELP, Spacing, app,
+from .common import (ChannelOption, JsonOption, OverwriteOption, SpacingOption, UnitOption, app,
                      check_outputs, print_json, read_input)
 
 
 @app.command()
 def info(
     input: Path = typer.Argument(..., help="volume file (tif, nii, h5:/dataset, zarr, mrc)"),
-    spacing: Spacing = typer.Option(None, help=SPACING_HELP),
-    unit: Optional[str] = typer.Option(None, help=UNIT_HELP),
-    channel: Optional[int] = typer.Option(None, help=CHANNEL_HELP),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    spacing: SpacingOption = None,
+    unit: UnitOption = None,
+    channel: ChannelOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Show shape, dtype, spacing, geometry and the low-resolution axis of a volume.
 
@@ -50,11 +50,11 @@ def simulate(
     gt: Optional[Path] = typer.Option(None, help="where to write the matching ground truth "
                                       "(default: OUTPUT's stem + _gt)"),
     seed: int = typer.Option(0, help="random seed for noise and artifacts"),
-    spacing: Spacing = typer.Option(None, help=SPACING_HELP),
-    unit: Optional[str] = typer.Option(None, help=UNIT_HELP),
-    channel: Optional[int] = typer.Option(None, help=CHANNEL_HELP),
-    overwrite: bool = typer.Option(False, help=OVERWRITE_HELP),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    spacing: SpacingOption = None,
+    unit: UnitOption = None,
+    channel: ChannelOption = None,
+    overwrite: OverwriteOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Make an anisotropic volume from an isotropic one, plus the ground truth it must match.
 
@@ -102,11 +102,11 @@ def reconstruct(
                                                          "the finest in-plane spacing"),
     axis: Optional[str] = typer.Option(None, help="low-resolution axis (default: the coarsest)"),
     dtype: Optional[str] = typer.Option(None, help="output dtype (default: the input's)"),
-    spacing: Spacing = typer.Option(None, help=SPACING_HELP),
-    unit: Optional[str] = typer.Option(None, help=UNIT_HELP),
-    channel: Optional[int] = typer.Option(None, help=CHANNEL_HELP),
-    overwrite: bool = typer.Option(False, help=OVERWRITE_HELP),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    spacing: SpacingOption = None,
+    unit: UnitOption = None,
+    channel: ChannelOption = None,
+    overwrite: OverwriteOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Reconstruct an isotropic volume.
 
@@ -140,11 +140,11 @@ def evaluate(
     border: int = typer.Option(4, help="voxels excluded at every face"),
     mask: Optional[Path] = typer.Option(None, help="score only where this volume is non-zero"),
     labels: bool = typer.Option(False, help="the inputs are label volumes: report VOI and adapted Rand error"),
-    spacing: Spacing = typer.Option(None, help=SPACING_HELP + " (both inputs)"),
-    unit: Optional[str] = typer.Option(None, help=UNIT_HELP),
+    spacing: SpacingOption = None,          # applies to both inputs
+    unit: UnitOption = None,
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="also write the results as JSON"),
-    overwrite: bool = typer.Option(False, help=OVERWRITE_HELP),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    overwrite: OverwriteOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Score a reconstruction against a reference: PSNR, SSIM, NRMSE per plane family.
 
@@ -176,11 +176,11 @@ def demo(
     crop: int = typer.Option(320, help="work on the central CROP x CROP lateral window (speed)"),
     full: bool = typer.Option(False, help="use the whole volume instead of the central window"),
     iterations: int = typer.Option(400, help="training iterations of the self-supervised network"),
-    spacing: Spacing = typer.Option(None, help=SPACING_HELP),
-    unit: Optional[str] = typer.Option(None, help=UNIT_HELP),
-    channel: Optional[int] = typer.Option(None, help=CHANNEL_HELP),
-    overwrite: bool = typer.Option(False, help=OVERWRITE_HELP),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    spacing: SpacingOption = None,
+    unit: UnitOption = None,
+    channel: ChannelOption = None,
+    overwrite: OverwriteOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Learn a volume's own isotropic reconstruction end to end (self-supervised) and score it.
 
