@@ -19,14 +19,15 @@ from typing import Any
 from ..errors import IsovoxError
 from ..volume import Volume
 from .checkpoint import TrainingInterrupted
-from .loop import fit
+from .loop import StepContext, fit, fit_networks
 from .losses import SelfSupLoss, l1_loss, projected_distribution_loss
 from .recipes import SelfSupConfig, train_paired, train_selfsup
 from .settings import TrainSettings
 
 TRAIN_METHODS = ("selfsup", "paired2d")
 
-__all__ = ["TRAIN_METHODS", "SelfSupConfig", "SelfSupLoss", "TrainSettings", "TrainingInterrupted", "fit",
+__all__ = ["TRAIN_METHODS", "SelfSupConfig", "SelfSupLoss", "StepContext", "TrainSettings", "TrainingInterrupted",
+           "fit", "fit_networks",
            "l1_loss", "projected_distribution_loss", "train", "train_paired", "train_selfsup"]
 
 

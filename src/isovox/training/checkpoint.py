@@ -1,7 +1,7 @@
 """Training checkpoints and interruption handling.
 
 A checkpoint is one file, ``WORKDIR/checkpoint.pt``, holding everything needed to continue a
-run as if it had never stopped: model, optimizer and gradient-scaler states, the iteration
+run as if it had never stopped: every network and optimiser, the gradient-scaler state, the iteration
 count, the seconds spent so far, the random-number states (torch, CUDA, numpy's global
 generator, Python's ``random``), the history and the best-on-validation weights. It is written
 to a temporary sibling and renamed (:func:`isovox.io.atomic.atomic_output`), so a crash while
@@ -28,7 +28,7 @@ from ..errors import IsovoxError
 from ..io.atomic import atomic_output
 
 CHECKPOINT_NAME = "checkpoint.pt"
-FORMAT = 1
+FORMAT = 2      # 2: several networks and optimisers
 
 
 class TrainingInterrupted(KeyboardInterrupt):
