@@ -54,6 +54,7 @@ def reconstruct(volume: Volume, method: str = "cubic", target_spacing: float | S
 def _reconstruct_with_model_folder(volume, method, target_spacing, axis, dtype, folder, device,
                                    batch_size, tile, keep_acquired) -> Volume:
     # Imported here: torch loads only when a model is used, so interpolation stays light.
+    from ..models import list_models, model_info
     from ..store import load_model, read_card
     from .slicewise import check_card, reconstruct_with_model, resolve_device
 
@@ -72,8 +73,25 @@ def _reconstruct_with_model_folder(volume, method, target_spacing, axis, dtype, 
                               f"along {', '.join(moved)} must stay {volume.spacing}")
         target_spacing = values[lowres]
     card = read_card(folder)               # check the factor before building the network
+    name = card.architecture.get("name")
+    if name in list_models() and model_info(name).family == "3d":
+        return _reconstruct_3d(volume, folder, card, target_spacing, axis, dtype, device, batch_size, tile,
+                               keep_acquired)
     check_card(volume, card, target_spacing, axis)
     network, card = load_model(folder, device=resolve_device(device))
     return reconstruct_with_model(volume, network, card, device=device, batch_size=batch_size,
                                   tile=tile, keep_acquired=keep_acquired, dtype=dtype,
                                   target_spacing=target_spacing, axis=axis)
+
+
+def _reconstruct_3d(volume, folder, card, target_spacing, axis, dtype, device, batch_size, tile,
+                    keep_acquired) -> Volume:
+    """A 3D network (:mod:`.volumetric`); ``tile`` is its patch core size (0: the whole volume)."""
+    from ..store import load_model
+    from .volumetric import check_card3d, reconstruct_with_model3d, resolve_device
+
+    check_card3d(volume, card, target_spacing, axis)
+    network, card = load_model(folder, device=resolve_device(device))
+    return reconstruct_with_model3d(volume, network, card, device=device, patch=tile, batch_size=batch_size,
+                                    dtype=dtype, target_spacing=target_spacing, axis=axis,
+                                    keep_acquired=keep_acquired)

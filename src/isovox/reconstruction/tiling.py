@@ -142,7 +142,7 @@ def _probe_radius(probe: nn.Module, m: int, blocks: int, along_rows: bool) -> in
     return int(max(lo - index.min(), index.max() - (hi - 1), 0))
 
 
-def _spans(length: int, core: int, halo: int) -> list[tuple[int, int, int, int]]:
+def tile_spans(length: int, core: int, halo: int) -> list[tuple[int, int, int, int]]:
     """(input start, input stop, core start, core stop) along one axis, clipped to the plane."""
     return [(max(0, c0 - halo), min(length, c0 + core + halo), c0, min(length, c0 + core))
             for c0 in range(0, length, core)]
@@ -151,8 +151,8 @@ def _spans(length: int, core: int, halo: int) -> list[tuple[int, int, int, int]]
 def _tile_groups(shape: tuple[int, int], core: tuple[int, int], halo: int) -> dict:
     """Tiles grouped by input shape (so tiles of one shape batch together): shape -> tiles."""
     groups: dict[tuple[int, int], list] = {}
-    for rows in _spans(shape[0], core[0], halo):
-        for cols in _spans(shape[1], core[1], halo):
+    for rows in tile_spans(shape[0], core[0], halo):
+        for cols in tile_spans(shape[1], core[1], halo):
             key = (rows[1] - rows[0], cols[1] - cols[0])
             groups.setdefault(key, []).append((rows, cols))
     return groups

@@ -1,20 +1,25 @@
 """Training: volumes in, a model folder (:mod:`isovox.store`) out.
 
-``train(volume, output_dir, method='selfsup', **config_fields)`` dispatches by method name:
+``train(volume, output_dir, method='selfsup', **options)`` dispatches by method name through
+:data:`TRAIN_METHODS` (name -> recipe function, imported when used):
 
 - ``'selfsup'``: self-supervised pairs from the volume's lateral planes (A2I-3DEM, paper 001;
   :func:`~isovox.training.recipes.selfsup.train_selfsup`);
 - ``'paired2d'``: the oracle on true axial planes of a ground truth, ``ground_truth=`` required
-  (:func:`~isovox.training.recipes.selfsup.train_paired`).
+  (:func:`~isovox.training.recipes.selfsup.train_paired`);
+- ``'supervised3d'``: a 3D generator (mDCSRN, paper 004) on patch pairs made from isotropic
+  reference volumes, ``highres=[...]`` (``volume`` may be None)
+  (:func:`~isovox.training.recipes.supervised3d.train_supervised3d`).
 
-``config_fields`` are :class:`SelfSupConfig` fields; ``overwrite``, ``resume`` and ``workdir``
-are passed through. The loop (:func:`fit`), losses and settings are importable from here too.
+``options`` are the recipe's config fields plus ``overwrite``, ``resume`` and ``workdir``. The
+loop (:func:`fit`, :func:`fit_networks`), losses and settings are importable from here too.
 """
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from ..errors import IsovoxError
 from ..volume import Volume
@@ -24,24 +29,50 @@ from .losses import SelfSupLoss, l1_loss, projected_distribution_loss
 from .recipes import SelfSupConfig, train_paired, train_selfsup
 from .settings import TrainSettings
 
-TRAIN_METHODS = ("selfsup", "paired2d")
+# method -> (module under isovox.training.recipes, function); a recipe loads only when used
+TRAIN_METHODS: dict[str, tuple[str, str]] = {
+    "selfsup": ("selfsup", "train_selfsup"),
+    "paired2d": ("selfsup", "train_paired"),
+    "supervised3d": ("supervised3d", "train_supervised3d"),
+}
 
 __all__ = ["TRAIN_METHODS", "SelfSupConfig", "SelfSupLoss", "StepContext", "TrainSettings", "TrainingInterrupted",
            "fit", "fit_networks",
            "l1_loss", "projected_distribution_loss", "train", "train_paired", "train_selfsup"]
 
 
-def train(volume: Volume, output_dir: str | Path, method: str = "selfsup", *, ground_truth: Volume | None = None,
+def _recipe(method: str):
+    if method not in TRAIN_METHODS:
+        raise IsovoxError(f"unknown training method {method!r}; choose one of {', '.join(TRAIN_METHODS)}")
+    module, function = TRAIN_METHODS[method]
+    return getattr(importlib.import_module(f"{__name__}.recipes.{module}"), function)
+
+
+def train(volume: Volume | None, output_dir: str | Path, method: str = "selfsup", *,
+          ground_truth: Volume | None = None, highres: Volume | Sequence[Volume] | None = None,
           overwrite: bool = False, resume: bool = True, workdir: str | Path | None = None,
           **config_fields: Any) -> Path:
-    """Train with ``method`` (one of :data:`TRAIN_METHODS`) and return the model folder's path."""
+    """Train with ``method`` (a key of :data:`TRAIN_METHODS`) and return the model folder's path.
+
+    ``volume``: the anisotropic volume to learn from (selfsup, paired2d). ``ground_truth``: the
+    isotropic truth of ``volume`` (paired2d). ``highres``: isotropic reference volumes
+    (supervised3d).
+    """
+    recipe = _recipe(method)
     options = dict(overwrite=overwrite, resume=resume, workdir=workdir, **config_fields)
-    if method == "selfsup":
-        if ground_truth is not None:
-            raise IsovoxError("method 'selfsup' trains on the volume alone; ground_truth is for 'paired2d'")
-        return train_selfsup(volume, output_dir, **options)
+    if method == "supervised3d":
+        if highres is None or volume is not None or ground_truth is not None:
+            raise IsovoxError("method 'supervised3d' learns from isotropic references: pass highres=[...] "
+                              "and no volume or ground_truth")
+        return recipe(highres, output_dir, **options)
+    if highres is not None:
+        raise IsovoxError(f"method {method!r} takes no highres volumes; they are for 'supervised3d'")
+    if volume is None:
+        raise IsovoxError(f"method {method!r} needs the anisotropic volume to learn from")
     if method == "paired2d":
         if ground_truth is None:
             raise IsovoxError("method 'paired2d' needs ground_truth= (an isotropic volume on the target grid)")
-        return train_paired(volume, ground_truth, output_dir, **options)
-    raise IsovoxError(f"unknown training method {method!r}; choose one of {', '.join(TRAIN_METHODS)}")
+        return recipe(volume, ground_truth, output_dir, **options)
+    if ground_truth is not None:
+        raise IsovoxError(f"method {method!r} trains on the volume alone; ground_truth is for 'paired2d'")
+    return recipe(volume, output_dir, **options)

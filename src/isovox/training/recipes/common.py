@@ -13,7 +13,7 @@ import torch
 
 from ...errors import IsovoxError
 from ...io.atomic import check_output
-from ...models import create_model, list_models, model_info
+from ...models import create_model, list_models
 from ...store import ModelCard, json_ready, save_model
 from ..loop import fit
 from ..settings import TrainSettings
@@ -44,19 +44,30 @@ def sizes(config: Any, device: torch.device) -> tuple[int, int]:
     return int(config.patch_size or patch), int(config.batch_size or batch)
 
 
-def build_model(config: Any) -> torch.nn.Module:
-    """A 2D pre-upsampled network from the registry, initialised from ``config.seed``."""
-    if config.arch not in list_models("2d"):     # slice-wise recipes train 2D networks only
-        raise IsovoxError(f"unknown 2D architecture {config.arch!r}; choose one of {', '.join(list_models('2d'))}")
-    if model_info(config.arch).family != "2d":
-        raise IsovoxError(f"architecture {config.arch!r} is not a 2D plane network")
+def split_arch(arch: str, preset: str = "default") -> tuple[str, str]:
+    """``'mdcsrn-b4u4k12'`` -> ``('mdcsrn', 'b4u4k12')``: a preset may be spelled into the name."""
+    if arch not in list_models() and "-" in arch:
+        name, _, named_preset = arch.partition("-")
+        if name in list_models():
+            if preset not in ("default", named_preset):
+                raise IsovoxError(f"architecture {arch!r} names preset {named_preset!r} but preset {preset!r} was given")
+            return name, named_preset
+    return arch, preset
+
+
+def build_model(config: Any, family: str = "2d") -> torch.nn.Module:
+    """A pre-upsampled network of ``family`` from the registry, initialised from ``config.seed``."""
+    arch, preset = split_arch(config.arch, config.preset)
+    if arch not in list_models(family):     # each recipe trains one family of networks
+        raise IsovoxError(f"unknown {family.upper()} architecture {config.arch!r}; choose one of "
+                          f"{', '.join(list_models(family))}")
     torch.manual_seed(config.seed)           # the same seed gives the same initial weights
     try:
-        model = create_model(config.arch, preset=config.preset, **dict(config.model_kwargs))
+        model = create_model(arch, preset=preset, **dict(config.model_kwargs))
     except (TypeError, ValueError) as error:
         raise IsovoxError(f"cannot build {config.arch!r}: {error}") from None
     if getattr(model, "convention", "preupsampled") != "preupsampled":
-        raise IsovoxError(f"training feeds pre-upsampled planes; build {config.arch!r} with scale=1")
+        raise IsovoxError(f"training feeds pre-upsampled input; build {config.arch!r} with scale=1")
     return model
 
 
@@ -71,7 +82,7 @@ def default_workdir(output_dir: Path) -> Path:
     return output_dir.parent / f".{output_dir.name}{WORKDIR_SUFFIX}"
 
 
-def _check_run(workdir: Path, fingerprint: dict, resume: bool) -> None:
+def record_run(workdir: Path, fingerprint: dict, resume: bool) -> None:
     """Refuse to resume a checkpoint made with other settings; record this run's settings."""
     record = workdir / RUN_NAME
     fingerprint = json.loads(json.dumps(json_ready(fingerprint)))
@@ -89,7 +100,7 @@ def _check_run(workdir: Path, fingerprint: dict, resume: bool) -> None:
 
 def run_training(model: torch.nn.Module, sample_batch: Callable, loss: Any, validation: Any,
                  settings: TrainSettings, workdir: Path, resume: bool, fingerprint: dict) -> dict:
-    _check_run(workdir, fingerprint, resume)
+    record_run(workdir, fingerprint, resume)
     return fit(model, sample_batch, loss, validation, settings, workdir, resume=resume)
 
 

@@ -1,0 +1,233 @@
+"""Reconstruction with a trained 3D network: cubic interpolation, then 3D patches (paper 004 sec. 4.1).
+
+Paper 004 ("SR Generation"): "A patch size of 70 x 70 x 70 with a margin 3 was used in testing
+to avoid artifacts on the edges. The merging of the output patches was done without averaging."
+:func:`predict_volume` does the same, with the margin as wide as the network's receptive field
+(:func:`receptive_radius3d`) by default, so the stitched result *equals* whole-volume inference
+(test): a voxel's output depends only on inputs within the receptive radius, so a patch's
+zero-padded inner edges never reach the core it writes, and patches are clipped (not padded) at
+the volume's border, so a border patch sees exactly the border the whole volume has. A smaller
+``margin`` (the paper's 3) is faster and approximate.
+
+Why not MONAI's ``sliding_window_inference`` (which DESIGN.md suggests): it merges overlapping
+windows by weighted averaging and pads windows that cross the volume's border, so neither the
+paper's "merging without averaging" nor exact equality with whole-volume inference can be had
+from it (its ``roi_weight_map`` could zero a window's margin, but border voxels then lie in the
+margin of every window that covers them, and padding the border changes what the network sees
+there). The core-and-margin split needs only the span arithmetic already written for 2D tiles
+(:func:`isovox.reconstruction.tiling.tile_spans`), so it lives here, in a few lines.
+
+:func:`reconstruct_with_model3d`:
+
+1. Check the volume against the card: every degraded axis (``card.degradation['axes']``; one
+   axis for slice spacing, two for paper 004's k-space truncation) must have the spacing ratio
+   ``card.factor`` to the target.
+2. Normalise with the card's ``low``/``high``, interpolate the degraded axes onto the target grid
+   with cubic (the grid convention of :mod:`isovox.volume`, as training did,
+   :mod:`isovox.pairs3d`), run the network patch by patch, map intensities back, cast.
+
+A network trained with its degradation along z applies to a volume whose coarse axis is y or x
+(MRI acquired coronally or sagittally): the volume is viewed with that axis in z's place, which
+costs no copy until the network's input patches are cut.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from contextlib import nullcontext
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import IsovoxError
+from ..progress import progress_bar
+from ..resample import cast_to_dtype, resample
+from ..runtime import tune_cpu_allocator
+from ..units import conversion_factor
+from ..volume import AXIS_NAMES, Volume, axis_index, check_finite, lowres_axis, resampling_factor
+from .slicewise import FACTOR_RTOL, acquired_indices, resolve_device
+from .tiling import tile_spans, model_device
+
+_RADIUS_CACHE: dict[str, int] = {}
+_PROBE_RADIUS = 64            # farthest dependency a probe can see; beyond it the field counts as global
+# Output voxels per forward pass when the patch size is left to isovox: a 64^3 core plus
+# margins on CPU keeps activations of the CPU default nets well under a gigabyte.
+DEFAULT_PATCH = {"cpu": 64, "cuda": 128}
+
+
+def receptive_radius3d(model: nn.Module) -> int:
+    """How far (voxels) an output voxel of the 3D ``model`` reaches into its input, along any axis.
+
+    Probe, as :func:`isovox.reconstruction.tiling.receptive_halo` does for 2D networks: a copy
+    with re-initialised weights in eval mode maps a one-voxel-wide strip of ``2 R + 1`` voxels
+    along each axis; the gradient of the middle output voxel marks its inputs. Cached per
+    architecture (``model.build_config``).
+    """
+    config = getattr(model, "build_config", None)
+    key = None if config is None else type(model).__name__ + json.dumps(config, sort_keys=True, default=str)
+    if key in _RADIUS_CACHE:
+        return _RADIUS_CACHE[key]
+    with torch.inference_mode(False), torch.enable_grad():
+        probe = copy.deepcopy(model).float().eval()
+        for module in probe.modules():
+            if module is not probe and hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+        radius = 0
+        length = 2 * _PROBE_RADIUS + 1
+        for axis in range(3):
+            shape = [1, 1, 1, 1, 1]
+            shape[2 + axis] = length
+            x = torch.randn(shape, generator=torch.Generator().manual_seed(0)).to(model_device(probe))
+            x.requires_grad_(True)
+            middle = [0, 0, 0, 0, 0]
+            middle[2 + axis] = _PROBE_RADIUS
+            (grad,) = torch.autograd.grad(probe(x)[tuple(middle)], x)
+            index = torch.nonzero(grad.flatten() != 0).flatten()
+            radius = max(radius, int((index - _PROBE_RADIUS).abs().max()) if len(index) else 0)
+    if radius >= _PROBE_RADIUS:
+        raise IsovoxError(f"{type(model).__name__} depends on more than {_PROBE_RADIUS} voxels around each "
+                          "output; pass margin= explicitly to run it in patches")
+    if key is not None:
+        _RADIUS_CACHE[key] = radius
+    return radius
+
+
+def predict_volume(model: nn.Module, volume: np.ndarray, *, patch: int | Sequence[int] | None = None,
+                   margin: int | None = None, batch_size: int = 1, device: str | torch.device | None = None,
+                   progress=None) -> np.ndarray:
+    """``model`` applied to a (D, H, W) float32 array, in patches with margins (module docstring).
+
+    ``patch``: core size (one int or three); None runs the whole volume in one pass. ``margin``
+    defaults to :func:`receptive_radius3d` (exact). ``progress(n)`` is called with the output
+    voxels written. The model runs in eval mode under ``torch.inference_mode``.
+    """
+    source = torch.from_numpy(np.ascontiguousarray(volume, dtype=np.float32))
+    if source.ndim != 3:
+        raise IsovoxError(f"predict_volume needs a (D, H, W) array, got shape {tuple(source.shape)}")
+    device = torch.device(device) if device is not None else model_device(model)
+    model.to(device)
+    shape = tuple(source.shape)
+    cores = shape if patch is None else ((patch,) * 3 if np.ndim(patch) == 0 else tuple(patch))
+    if len(cores) != 3 or min(cores) < 1 or (margin is not None and margin < 0):
+        raise IsovoxError(f"patch needs one or three positive sizes and margin >= 0, got {patch}, {margin}")
+    margin = receptive_radius3d(model) if margin is None and patch is not None else int(margin or 0)
+    groups: dict[tuple, list] = {}
+    for spans in _patch_spans(shape, cores, margin):
+        groups.setdefault(tuple(stop - start for start, stop, _, _ in spans), []).append(spans)
+    output = np.empty(shape, np.float32)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for patches in groups.values():
+                for first in range(0, len(patches), batch_size):
+                    chunk = patches[first:first + batch_size]
+                    batch = torch.stack([source[tuple(slice(a, b) for a, b, _, _ in spans)] for spans in chunk])
+                    result = _forward(model, batch, device)
+                    for k, spans in enumerate(chunk):
+                        core = tuple(slice(c0 - a, c1 - a) for a, _, c0, c1 in spans)
+                        output[tuple(slice(c0, c1) for _, _, c0, c1 in spans)] = result[k][core]
+                        if progress is not None:
+                            progress(int(np.prod([c1 - c0 for _, _, c0, c1 in spans])))
+    finally:
+        model.train(was_training)
+    return output
+
+
+def _patch_spans(shape: tuple[int, ...], cores: tuple[int, ...], margin: int) -> list[tuple]:
+    per_axis = [tile_spans(n, min(int(c), n), margin) for n, c in zip(shape, cores)]
+    return [(a, b, c) for a in per_axis[0] for b in per_axis[1] for c in per_axis[2]]
+
+
+def _forward(model: nn.Module, batch: torch.Tensor, device: torch.device) -> np.ndarray:
+    x = batch.to(device, non_blocking=True).unsqueeze(1)
+    with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        y = model(x)
+    if y.shape != x.shape:
+        raise IsovoxError(f"the network returned shape {tuple(y.shape)} for input {tuple(x.shape)}; "
+                          "3D reconstruction needs a same-size (pre-upsampled) network")
+    return y[:, 0].float().cpu().numpy()
+
+
+def card_axes(card) -> tuple[int, ...]:
+    """The axes the training degradation acted on (z for a card that does not say)."""
+    return tuple(axis_index(a) for a in card.degradation.get("axes", ["z"]))
+
+
+def check_card3d(volume: Volume, card, target_spacing: float | None = None,
+                 axis: int | str | None = None) -> tuple[tuple[int, ...], float, tuple[int, ...]]:
+    """(axes to reconstruct in the volume, target spacing, the card's axes) for ``volume``.
+
+    A one-axis model applies to the volume's coarsest axis (or ``axis``); a multi-axis model to
+    the same axes it was trained on. Every one of them needs the card's factor.
+    """
+    trained = card_axes(card)
+    if len(trained) == 1:
+        axes = (lowres_axis(volume.spacing) if axis is None else axis_index(axis),)
+    else:
+        if axis is not None:
+            raise IsovoxError(f"this model restores axes {', '.join(AXIS_NAMES[a] for a in trained)} together; "
+                              "axis= does not apply")
+        axes = trained
+    target = card.target_spacing * conversion_factor(card.unit, volume.unit) if target_spacing is None \
+        else float(target_spacing)
+    for a in axes:
+        factor = resampling_factor(volume.spacing[a], target)
+        if abs(factor - card.factor) > FACTOR_RTOL * card.factor:
+            raise IsovoxError(
+                f"model folder was trained for factor {card.factor:g} ({card.lowres_spacing:g} -> "
+                f"{card.target_spacing:g} {card.unit}) but axis {AXIS_NAMES[a]} needs {factor:g} "
+                f"({volume.spacing[a]:g} -> {target:g} {volume.unit})")
+    return axes, target, trained
+
+
+def reconstruct_with_model3d(volume: Volume, model: nn.Module, card, *, device: str | torch.device = "auto",
+                             patch: int | Sequence[int] | None = None, margin: int | None = None,
+                             batch_size: int | None = None, dtype: str | np.dtype | None = None,
+                             target_spacing: float | None = None, axis: int | str | None = None,
+                             keep_acquired: bool = False, progress: bool = True) -> Volume:
+    """Isotropic volume from ``volume`` with a trained 3D network (see the module docstring).
+
+    ``patch`` (core size, default :data:`DEFAULT_PATCH` by device) and ``margin`` (default: the
+    receptive radius, exact) are those of :func:`predict_volume`; ``patch=0`` runs the whole
+    volume at once. ``keep_acquired`` writes the acquired slices back exactly (one-axis models).
+    """
+    axes, target, trained = check_card3d(volume, card, target_spacing, axis)
+    low, high = float(card.normalisation["low"]), float(card.normalisation["high"])
+    if not high > low:
+        raise IsovoxError(f"model card normalisation needs high > low, got low {low:g}, high {high:g}")
+    if keep_acquired and len(axes) != 1:
+        raise IsovoxError("keep_acquired applies to one-axis models only")
+    device = resolve_device(device)
+    if device.type == "cpu":
+        tune_cpu_allocator()
+    acquired = volume.numpy()
+    check_finite(acquired, "input volume")
+    normalised = volume.replace(data=(acquired.astype(np.float32) - np.float32(low)) / np.float32(high - low))
+    grid = [target if a in axes else s for a, s in enumerate(volume.spacing)]
+    interpolated = resample(normalised, grid, "cubic", dtype=np.float32)
+    del normalised
+    # a one-axis model sees its trained axis where it was trained: move the volume's coarse axis there
+    moved = (axes[0], trained[0]) if len(axes) == 1 and axes != trained else None
+    upsampled = interpolated.data if moved is None else np.swapaxes(interpolated.data, *moved)
+    if patch is None:
+        patch = DEFAULT_PATCH["cuda" if device.type == "cuda" else "cpu"]
+    bar = progress_bar(upsampled.size, "3D model reconstruction") if progress else nullcontext(None)
+    with bar as advance:
+        predicted = predict_volume(model, upsampled, patch=patch or None, margin=margin,
+                                   batch_size=batch_size or 1, device=device, progress=advance)
+    del upsampled
+    if moved is not None:
+        predicted = np.ascontiguousarray(np.swapaxes(predicted, *moved))
+    predicted *= np.float32(high - low)
+    predicted += np.float32(low)
+    data = cast_to_dtype(predicted, np.dtype(dtype) if dtype is not None else volume.dtype)
+    if keep_acquired:
+        k_in, k_out = acquired_indices(volume.shape[axes[0]], card.factor)
+        put, take = [slice(None)] * 3, [slice(None)] * 3
+        put[axes[0]], take[axes[0]] = k_out, k_in
+        data[tuple(put)] = cast_to_dtype(acquired[tuple(take)], data.dtype)
+    return volume.replace(data=data, spacing=interpolated.spacing, origin=interpolated.origin)
