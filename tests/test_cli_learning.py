@@ -90,3 +90,35 @@ def test_run_trains_and_reconstructs(tmp_path, capsys):
     assert code == 0, err
     assert (tmp_path / "iso_model" / "weights.pt").is_file()
     assert io.read(tmp_path / "iso.tif").spacing == (1, 1, 1)
+
+
+def test_supervised3d_from_references_then_reconstruct_a_kspace_volume(tmp_path, capsys):
+    """Paper 004's setting end to end: k-space truncation 2x2 in y and x, a 3D model, restoration."""
+    from isovox.pairs3d import degrade_axes
+    reference = blobs(shape=(30, 30, 30), spacing=(1, 1, 1), path=tmp_path / "hr.tif")
+    code, out, err = run(["train", "--method", "supervised3d", "--factor", "2", "--axes", "yx", "--recipe",
+                          "kspace", "-o", tmp_path / "model", "--iterations", "3", "--patch-size", "12",
+                          "--batch-size", "2", "--set", 'model_kwargs={"blocks": 1, "units": 2, "growth": 4}',
+                          "--hr", reference, reference], capsys)
+    assert code == 0, err
+    assert "supervised3d model, mdcsrn" in out
+    card = json.loads((tmp_path / "model" / "config.json").read_text())
+    assert card["degradation"]["axes"] == ["y", "x"] and card["degradation"]["volumes"] == 2
+    lowres = io.write(degrade_axes(io.read(reference), "kspace", (1, 2), 2), tmp_path / "lr.tif")
+    code, out, err = run(["reconstruct", lowres, "-o", tmp_path / "iso.tif", "--model", tmp_path / "model"], capsys)
+    assert code == 0, err
+    result = io.read(tmp_path / "iso.tif")
+    assert result.shape == (30, 29, 29) and result.spacing == (1.0, 1.0, 1.0)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--method", "supervised3d", "--hr", "REF"], "needs --factor"),
+    (["--method", "supervised3d", "--factor", "2"], "needs isotropic reference volumes"),
+    (["REF", "--factor", "2"], "are for --method supervised3d"),
+    (["REF", "--set", "lr"], "KEY=VALUE"),
+    (["REF", "--method", "magic"], "unknown training method"),
+])
+def test_bad_training_requests(args, message, tmp_path, capsys):
+    reference = blobs(shape=(20, 20, 20), spacing=(1, 1, 1), path=tmp_path / "hr.tif")
+    code, _, err = run(["train", *[reference if a == "REF" else a for a in args], "-o", tmp_path / "m"], capsys)
+    assert code == 2 and message in err and not (tmp_path / "m").exists()

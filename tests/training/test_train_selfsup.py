@@ -69,13 +69,17 @@ def test_interrupted_run_resumes_from_the_hidden_workdir(blobs, tmp_path, monkey
 
 
 def test_train_dispatch_and_errors(blobs, tmp_path):
-    assert TRAIN_METHODS == ("selfsup", "paired2d")
+    assert {"selfsup", "paired2d", "supervised3d"} <= set(TRAIN_METHODS)
     with pytest.raises(IsovoxError, match="selfsup, paired2d"):
         train(blobs, tmp_path / "m", method="magic")
     with pytest.raises(IsovoxError, match="unknown training setting"):
         train(blobs, tmp_path / "m", iterationz=3)
     with pytest.raises(IsovoxError, match="ground_truth"):
         train(blobs, tmp_path / "m", method="paired2d")
+    with pytest.raises(IsovoxError, match="highres"):
+        train(blobs, tmp_path / "m", method="supervised3d", factor=2)
+    with pytest.raises(IsovoxError, match="highres"):
+        train(blobs, tmp_path / "m", highres=[blobs])
     with pytest.raises(IsovoxError, match="unknown 2D architecture"):
         train(blobs, tmp_path / "m", arch="nope", **{k: v for k, v in QUICK.items() if k != "arch"})
     with pytest.raises(IsovoxError, match="fwhm or thickness"):

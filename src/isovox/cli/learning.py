@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
 from .common import (ChannelOption, JsonOption, OverwriteOption, SpacingOption, UnitOption, app,
                      check_outputs, print_json, read_input)
 
-METHOD_HELP = "training recipe: selfsup (learn from the volume's own lateral planes)"
-ARCH_HELP = "network: drcnet, a2i, edsr, rcan, rdn, vdsr, isonet1, isonet2"
+METHOD_HELP = ("training recipe: selfsup (learn from the volume's own lateral planes), supervised3d "
+               "(a 3D network learned from isotropic references given with --hr)")
+ARCH_HELP = ("network: drcnet, a2i, edsr, rcan, rdn, vdsr, isonet1, isonet2 (2D); mdcsrn, dcsrn, "
+             "deepresolve (3D; a preset may be spelled in, e.g. mdcsrn-b4u4k12)")
 PRESET_HELP = "network size: default (small, CPU) or paper (the paper's size, for a GPU)"
 DEVICE_HELP = "auto, cpu or cuda[:N]"
 
@@ -25,6 +28,36 @@ def _train_or_say_how_to_resume(run_training, *args, **kwargs) -> Path:
     except TrainingInterrupted as interruption:
         typer.echo(f"error: {interruption}", err=True)
         raise typer.Exit(130) from None
+
+
+def parse_settings(pairs: Optional[List[str]]) -> dict:
+    """``KEY=VALUE`` strings -> a dict; values are read as JSON when they parse, else as text."""
+    from ..errors import IsovoxError
+
+    settings = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise IsovoxError(f"--set needs KEY=VALUE, got {pair!r}")
+        try:
+            settings[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[key.strip()] = value
+    return settings
+
+
+def _supervised3d_options(options: dict, factor: Optional[float], axes: str, gan: bool) -> dict:
+    """The selfsup-shaped CLI options, mapped onto :class:`Supervised3DConfig` fields."""
+    from ..errors import IsovoxError
+
+    if factor is None:
+        raise IsovoxError("--method supervised3d needs --factor (the spacing ratio to learn, e.g. 4)")
+    if options.pop("target_spacing") is not None:
+        raise IsovoxError("--target-spacing does not apply to supervised3d; the references set the grid")
+    if options.pop("noise", None) or options.pop("artifacts", None):
+        raise IsovoxError("--noise and --artifacts are self-supervised augmentations; not for supervised3d")
+    options["thickness"] = options.pop("fwhm")
+    return {**options, "factor": factor, "axes": axes, "gan": gan}
 
 
 def _training_options(arch: str, preset: str, target_spacing: Optional[float], recipe: str,
@@ -47,56 +80,85 @@ def _training_options(arch: str, preset: str, target_spacing: Optional[float], r
 
 @app.command()
 def train(
-    input: Path = typer.Argument(..., help="anisotropic volume to learn from"),
+    inputs: Optional[List[Path]] = typer.Argument(None, help="anisotropic volume to learn from (selfsup); "
+                                                  "isotropic references (supervised3d)"),
     output: Path = typer.Option(..., "-o", "--output", help="model folder to write"),
     method: str = typer.Option("selfsup", help=METHOD_HELP),
-    arch: str = typer.Option("drcnet", help=ARCH_HELP),
+    hr: Optional[List[Path]] = typer.Option(None, "--hr", help="isotropic reference volume(s) for "
+                                            "supervised3d (repeat, or list after the options)"),
+    arch: Optional[str] = typer.Option(None, help=ARCH_HELP + " [default: drcnet, or mdcsrn for 3D]"),
     preset: str = typer.Option("default", help=PRESET_HELP),
     target_spacing: Optional[float] = typer.Option(None, help="spacing to reach along the low-res axis "
                                                    "(default: the finest lateral spacing)"),
-    recipe: str = typer.Option("gaussian", help="assumed acquisition: gaussian, box, take, cubic"),
+    recipe: str = typer.Option("gaussian", help="assumed acquisition: gaussian, box, take, cubic "
+                               "(kspace for supervised3d: k-space truncation, paper 004)"),
     fwhm: Optional[float] = typer.Option(None, help="slice profile FWHM / thickness in physical units "
                                          "(default: the section spacing)"),
+    factor: Optional[float] = typer.Option(None, help="supervised3d: spacing ratio to learn (e.g. 4)"),
+    axes: str = typer.Option("z", help="supervised3d: degraded axes, e.g. z, or yx for k-space 2x2"),
+    gan: bool = typer.Option(False, help="supervised3d: continue with WGAN-GP (mDCSRN-GAN, paper 004)"),
     minutes: Optional[float] = typer.Option(None, help="training budget in minutes"),
     iterations: Optional[int] = typer.Option(None, help="training budget in iterations (default 1000 "
                                              "when --minutes is not given)"),
-    patch_size: Optional[int] = typer.Option(None, help="lateral patch size (default 64 CPU, 128 GPU)"),
-    batch_size: Optional[int] = typer.Option(None, help="patches per step (default 8 CPU, 16 GPU)"),
+    patch_size: Optional[int] = typer.Option(None, help="patch size (default 64 CPU, 128 GPU; 3D: 24 / 40)"),
+    batch_size: Optional[int] = typer.Option(None, help="patches per step (default 8 CPU, 16 GPU; 3D: 4 / 6)"),
     noise: float = typer.Option(0.0, help="augment with Gaussian noise up to this sigma (fraction of range)"),
     artifacts: bool = typer.Option(False, help="augment with EM section artifacts (paper 001)"),
     seed: int = typer.Option(0, help="random seed"),
     device: str = typer.Option("auto", help=DEVICE_HELP),
+    settings: Optional[List[str]] = typer.Option(None, "--set", help="any other setting of the recipe's "
+                                                 "config, KEY=VALUE (JSON values), repeatable"),
     spacing: SpacingOption = None,
     unit: UnitOption = None,
     channel: ChannelOption = None,
     overwrite: OverwriteOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Train a reconstruction network on the volume itself and save it as a model folder.
+    """Train a reconstruction network and save it as a model folder.
 
     An interrupted run (Ctrl-C, a killed job) resumes when the same command is run again.
 
     Example: isovox train stack.tif -o stack_model --minutes 10
              isovox train stack.tif -o a2i_model --arch a2i --preset paper --device cuda
+             isovox train --method supervised3d --arch mdcsrn-b4u4k12 --factor 2 --axes yx \\
+                 --recipe kspace -o mri_model --hr head1.nii.gz head2.nii.gz
     """
+    from ..errors import IsovoxError
     from ..store import describe_card, read_card
+    from ..training import TRAIN_METHODS
     from ..training import train as run_training
 
+    if method not in TRAIN_METHODS:
+        raise IsovoxError(f"unknown training method {method!r}; choose one of {', '.join(TRAIN_METHODS)}")
     check_outputs(output, overwrite=overwrite)
-    volume = read_input(input, spacing, unit, channel)
-    options = _training_options(arch, preset, target_spacing, recipe, fwhm, minutes, iterations,
-                                patch_size, batch_size, noise, artifacts, seed, device)
-    folder = _train_or_say_how_to_resume(run_training, volume, output, method=method,
-                                         overwrite=overwrite, **options)
+    three_d = method == "supervised3d"
+    options = _training_options(arch or ("mdcsrn" if three_d else "drcnet"), preset, target_spacing, recipe,
+                                fwhm, minutes, iterations, patch_size, batch_size, noise, artifacts, seed, device)
+    paths = list(hr or []) + list(inputs or [])
+    if three_d:
+        options = _supervised3d_options(options, factor, axes, gan)
+        volumes = [read_input(path, spacing, unit, channel) for path in paths]
+        if not volumes:
+            raise IsovoxError("--method supervised3d needs isotropic reference volumes: --hr VOL [VOL ...]")
+        call = dict(volume=None, highres=volumes)
+    else:
+        if hr or factor is not None or gan:
+            raise IsovoxError(f"--hr, --factor and --gan are for --method supervised3d, not {method}")
+        if len(paths) != 1:
+            raise IsovoxError(f"--method {method} learns from one anisotropic volume; got {len(paths)} inputs")
+        call = dict(volume=read_input(paths[0], spacing, unit, channel))
+    options.update(parse_settings(settings))
+    folder = _train_or_say_how_to_resume(run_training, output_dir=output, method=method, overwrite=overwrite,
+                                         **call, **options)
     card = read_card(folder)
     if as_json:
         print_json({"model": str(folder), "card": card.__dict__})
     else:
         typer.echo(f"wrote {folder}: {describe_card(card)}")
         summary = card.training
-        if "best_validation_psnr" in summary:
+        if summary.get("best_validation_psnr") is not None:
             typer.echo(f"validation PSNR {summary['best_validation_psnr']:.2f} dB "
-                       f"(cubic input {summary.get('input_validation_psnr', float('nan')):.2f} dB)")
+                       f"(interpolated input {summary.get('input_validation_psnr', float('nan')):.2f} dB)")
 
 
 @app.command()
