@@ -21,6 +21,7 @@ _EXPORTS = {
     "reconstruct": "isovox.reconstruction",
     "compare": "isovox.evaluate",
     "segmentation_agreement": "isovox.evaluate",
+    "sharpness": "isovox.evaluate",
     "format_table": "isovox.evaluate",
     "plane_figure": "isovox.evaluate",
     "fetch_sample": "isovox.datasets",
