@@ -22,7 +22,13 @@ def reconstruction_grid(volume: Volume, target_spacing: float | Sequence[float] 
     scalar ``target_spacing`` applies to the low-resolution axis; three values set every axis.
     Raises for an isotropic volume and for a target coarser than the acquisition (factor < 1).
     """
-    lowres = lowres_axis(volume.spacing) if axis is None else axis_index(axis)
+    if axis is None and target_spacing is not None and np.ndim(target_spacing) != 0:
+        # three target values set every axis: no single low-res axis needs to be named (k-space
+        # MRI is coarse along two); report the one refined most
+        ratios = [s / float(t) for s, t in zip(volume.spacing, target_spacing)]  # type: ignore[arg-type]
+        lowres = int(np.argmax(ratios)) if len(ratios) == 3 and min(ratios) > 0 else 0
+    else:
+        lowres = lowres_axis(volume.spacing) if axis is None else axis_index(axis)
     lateral = [s for a, s in enumerate(volume.spacing) if a != lowres]
     if axis is not None and volume.spacing[lowres] <= min(lateral) * (1 + 1e-3):
         raise IsovoxError(f"axis {AXIS_NAMES[lowres]} is not coarser than the others "

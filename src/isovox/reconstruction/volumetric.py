@@ -53,8 +53,12 @@ from .tiling import tile_spans, model_device
 
 _RADIUS_CACHE: dict[str, int] = {}
 _PROBE_RADIUS = 64            # farthest dependency a probe can see; beyond it the field counts as global
-# Output voxels per forward pass when the patch size is left to isovox: a 64^3 core plus
-# margins on CPU keeps activations of the CPU default nets well under a gigabyte.
+# When the patch size is left to isovox: volumes up to WHOLE_VOLUME voxels go through in one pass,
+# larger ones in cores of DEFAULT_PATCH^3 plus margins. Dense 3D nets keep many feature maps
+# alive (measured: ~4 kB per voxel for b4u4k12 on CPU, 15 GB for a 3.5 M-voxel pass), so a
+# pass stays near 1 M voxels on CPU. The margin costs ((core + 2 r) / core)^3 in compute:
+# 3.6x for b4u4k12 (r = 17) at a 64 core, the price of an exact result.
+WHOLE_VOLUME = {"cpu": 1 << 20, "cuda": 1 << 22}
 DEFAULT_PATCH = {"cpu": 64, "cuda": 128}
 
 
@@ -191,9 +195,9 @@ def reconstruct_with_model3d(volume: Volume, model: nn.Module, card, *, device: 
                              keep_acquired: bool = False, progress: bool = True) -> Volume:
     """Isotropic volume from ``volume`` with a trained 3D network (see the module docstring).
 
-    ``patch`` (core size, default :data:`DEFAULT_PATCH` by device) and ``margin`` (default: the
-    receptive radius, exact) are those of :func:`predict_volume`; ``patch=0`` runs the whole
-    volume at once. ``keep_acquired`` writes the acquired slices back exactly (one-axis models).
+    ``patch`` (core size; default: the whole volume up to :data:`WHOLE_VOLUME` voxels, else
+    :data:`DEFAULT_PATCH`, by device) and ``margin`` (default: the receptive radius, exact) are
+    those of :func:`predict_volume`; ``patch=0`` runs the whole volume at once. ``keep_acquired`` writes the acquired slices back exactly (one-axis models).
     """
     axes, target, trained = check_card3d(volume, card, target_spacing, axis)
     low, high = float(card.normalisation["low"]), float(card.normalisation["high"])
@@ -214,7 +218,8 @@ def reconstruct_with_model3d(volume: Volume, model: nn.Module, card, *, device: 
     moved = (axes[0], trained[0]) if len(axes) == 1 and axes != trained else None
     upsampled = interpolated.data if moved is None else np.swapaxes(interpolated.data, *moved)
     if patch is None:
-        patch = DEFAULT_PATCH["cuda" if device.type == "cuda" else "cpu"]
+        kind = "cuda" if device.type == "cuda" else "cpu"
+        patch = 0 if upsampled.size <= WHOLE_VOLUME[kind] else DEFAULT_PATCH[kind]
     bar = progress_bar(upsampled.size, "3D model reconstruction") if progress else nullcontext(None)
     with bar as advance:
         predicted = predict_volume(model, upsampled, patch=patch or None, margin=margin,

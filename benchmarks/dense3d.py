@@ -1,0 +1,190 @@
+"""3D dense networks benchmark (issue 5, paper 004): mDCSRN, mDCSRN-GAN, against interpolation.
+
+Two tasks, each trained on one half of an isotropic volume and scored on the other half:
+
+- ``colin``: Colin27 T1 (1 mm) with paper 004's degradation, k-space truncation 2x2 in two
+  axes (here z and y, the degraded planes are the sagittal 'yz' planes), which halves the grid
+  there (2 x 2 x 1 mm). Split along x (the undegraded axis): left hemisphere for training, right
+  for scoring. Scores on the most degraded planes (yz) inside a head mask (reference > 10,
+  dilated 3 voxels) so the empty background does not inflate PSNR.
+- ``flyem``: FlyEM FIB-SEM (10 nm) made anisotropic along z x4 (Gaussian profile, FWHM =
+  section spacing, then taking slices); split along y; scores on the axial planes (xz, yz).
+
+Inference: 64^3 cores with an 8-voxel margin (see PATCH, MARGIN). Per task: nearest and cubic interpolation, mDCSRN b4u4k12 and b8u4k12 trained with L1 for the
+same iteration budget, and mDCSRN-GAN (b4u4k12, WGAN-GP started from the L1 model). Each model
+is reconstructed from the test half's low-resolution volume with exact 3D patch inference;
+inference seconds are per test volume. Sharpness (isovox.evaluate.sharpness, normalised
+gradient energy, no reference) of the reference, cubic, L1 and GAN outputs on the scored planes.
+
+    .venv/bin/python benchmarks/dense3d.py colin --iterations 800
+    .venv/bin/python benchmarks/dense3d.py flyem --iterations 800
+    .venv/bin/python benchmarks/dense3d.py table
+
+Writes benchmarks/results/dense3d/<task>.json (and the trained models under a temporary folder,
+deleted afterwards). Not a test: nothing here asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy import ndimage as ndi
+
+from isovox import io
+from isovox.evaluate import compare, sharpness, to_json
+from isovox.models import create_model
+from isovox.pairs3d import degrade_axes
+from isovox.reconstruction import reconstruct
+from isovox.reconstruction.volumetric import reconstruct_with_model3d
+from isovox.store import load_model, read_card
+from isovox.training import train
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+RESULTS = Path(__file__).resolve().parent / "results" / "dense3d"
+TASKS = {
+    "colin": dict(path=DATA / "colin27_t1_1mm.nii.gz", recipe="kspace", axes=(0, 1), factor=2, split_axis=2,
+                  planes=("yz",), mask=True),
+    "flyem": dict(path=DATA / "flyem_fibsem_sample2_250cube_10nm.tif", recipe="gaussian", axes=(0,), factor=4,
+                  split_axis=1, planes=("xz", "yz"), mask=False),
+}
+# Inference in 64^3 cores with an 8-voxel margin (paper 004: 70^3, margin 3): the exact margin
+# (the receptive radius, 17 for b4u4k12, 33 for b8u4k12) costs 3.6x / 8.4x the compute and, for
+# b8u4k12, ~5 GB per pass on CPU; the difference it makes is measured by the tests, not here.
+PATCH, MARGIN = 64, 8
+MODELS = [("mdcsrn-b4u4k12 (L1)", "b4u4k12", False), ("mdcsrn-b8u4k12 (L1)", "b8u4k12", False),
+          ("mdcsrn-b4u4k12-GAN", "b4u4k12", True)]
+
+
+def halves(volume, axis: int):
+    n = volume.shape[axis]
+    stop = list(volume.shape)
+    stop[axis] = n // 2
+    start = [0, 0, 0]
+    start[axis] = n - n // 2
+    return volume.crop((0, 0, 0), stop), volume.crop(start, volume.shape)
+
+
+def scores(reference, result, planes, mask) -> dict:
+    """PSNR / SSIM / NRMSE per scored plane family, and the sharpness there."""
+    reference = reference.crop((0, 0, 0), result.shape)      # the interpolation grid may be one shorter
+    table = json.loads(to_json(compare(reference, result, planes=planes, mask=mask), per_plane=False))
+    sharp = sharpness(result, planes, mask=mask)
+    return {p: {**{k: table[p][k] for k in ("psnr", "ssim", "nrmse")}, "sharpness": sharp[p]} for p in planes}
+
+
+def machine() -> dict:
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    return {"machine": platform.machine(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "device": device}
+
+
+def run_task(name: str, iterations: int, gan_iterations: int, patch: int, batch: int, seed: int,
+             models: list[str]) -> None:
+    task = TASKS[name]
+    volume = io.read(task["path"])
+    train_half, test_half = halves(volume, task["split_axis"])
+    lowres = degrade_axes(test_half, task["recipe"], task["axes"], task["factor"])
+    reference = test_half.replace(data=test_half.numpy().astype(np.float32))
+    mask = None
+    if task["mask"]:
+        mask = ndi.binary_dilation(reference.data > 10, iterations=3)
+    rows = []
+
+    def record(method, result, seconds, extra=None):
+        crop_mask = None if mask is None else mask[tuple(slice(0, n) for n in result.shape)]
+        rows.append({"method": method, "scores": scores(reference, result, task["planes"], crop_mask),
+                     "inference_seconds": seconds, **(extra or {})})
+        print(json.dumps(rows[-1]), flush=True)
+
+    for method in ("nearest", "cubic"):
+        start = time.perf_counter()
+        result = reconstruct(lowres, method, target_spacing=volume.spacing, dtype="float32")
+        record(method, result, time.perf_counter() - start)
+    with tempfile.TemporaryDirectory() as scratch:
+        folders = {}
+        for label, preset, gan in [m for m in MODELS if m[0] in models]:
+            out = Path(scratch) / label
+            options = dict(arch="mdcsrn", preset=preset, factor=task["factor"], axes=task["axes"],
+                           recipe=task["recipe"], patch_size=patch, batch_size=batch, seed=seed, device="cpu")
+            start = time.perf_counter()
+            if gan:
+                options.update(init_from=str(folders[preset]), gan=True, gan_iterations=gan_iterations)
+            else:
+                options.update(iterations=iterations)
+            train(None, out, method="supervised3d", highres=[train_half], **options)
+            train_seconds = time.perf_counter() - start
+            folders.setdefault(preset, out)
+            card = read_card(out)
+            start = time.perf_counter()
+            network, card = load_model(out)
+            result = reconstruct_with_model3d(lowres, network, card, device="cpu", dtype="float32",
+                                              patch=PATCH, margin=MARGIN, progress=False)
+            seconds = time.perf_counter() - start
+            params = sum(p.numel() for p in create_model("mdcsrn", preset=preset).parameters())
+            record(label, result, seconds, {"parameters": params, "train_seconds": train_seconds,
+                                            "training": {k: card.training.get(k) for k in
+                                                         ("iterations", "best_validation_psnr", "input_validation_psnr")},
+                                            "gan": card.training.get("gan", {}).get("final_terms")})
+    ref = {"method": "reference (HR)", "scores": {p: {"sharpness": v} for p, v in
+                                                  sharpness(reference, task["planes"], mask=mask).items()}}
+    rows.append(ref)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    payload = {"task": name, **{k: (str(v) if isinstance(v, Path) else v) for k, v in task.items()},
+               "iterations": iterations, "gan_iterations": gan_iterations, "patch": patch, "batch": batch,
+               "seed": seed, "machine": machine(), "rows": rows,
+               "command": f"benchmarks/dense3d.py {name} --iterations {iterations} --gan-iterations "
+                          f"{gan_iterations} --patch {patch} --batch {batch} --models "
+                          + " ".join(f"'{m}'" for m in models)}
+    (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2, default=str))
+
+
+def print_table() -> None:
+    for path in sorted(RESULTS.glob("*.json")):
+        payload = json.loads(path.read_text())
+        planes = payload["planes"] if isinstance(payload["planes"], list) else [payload["planes"]]
+        print(f"\n{payload['task']}: {payload['command']}\n")
+        header = " | ".join(f"{p} PSNR / SSIM / NRMSE / sharpness" for p in planes)
+        print(f"| method | params | train s | infer s | {header} |")
+        print("|---|---:|---:|---:|" + "---|" * len(planes))
+        for row in payload["rows"]:
+            cells = []
+            for p in planes:
+                s = row["scores"][p]
+                if "psnr" in s:
+                    cells.append(f"{s['psnr']:.2f} / {s['ssim']:.4f} / {s['nrmse']:.4f} / {s['sharpness']:.4f}")
+                else:
+                    cells.append(f"- / - / - / {s['sharpness']:.4f}")
+            params = f"{row['parameters']:,}" if row.get("parameters") else "-"
+            train_s = f"{row['train_seconds']:.0f}" if row.get("train_seconds") else "-"
+            infer = f"{row['inference_seconds']:.1f}" if row.get("inference_seconds") is not None else "-"
+            print(f"| {row['method']} | {params} | {train_s} | {infer} | " + " | ".join(cells) + " |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("task", choices=[*TASKS, "table"])
+    parser.add_argument("--iterations", type=int, default=800)
+    parser.add_argument("--gan-iterations", type=int, default=200)
+    parser.add_argument("--patch", type=int, default=20)
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--models", nargs="+", default=[m[0] for m in MODELS], choices=[m[0] for m in MODELS],
+                        help="which networks to train (default: all)")
+    args = parser.parse_args()
+    os.environ.setdefault("ISOVOX_PROGRESS", "0")
+    if args.task == "table":
+        print_table()
+    else:
+        run_task(args.task, args.iterations, args.gan_iterations, args.patch, args.batch, args.seed, args.models)
+
+
+if __name__ == "__main__":
+    main()
