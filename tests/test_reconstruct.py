@@ -46,3 +46,13 @@ def test_nan_input_is_refused():
 def test_unknown_method_is_refused():
     with pytest.raises(IsovoxError, match="unknown interpolation method"):
         reconstruct(anisotropic(), "bilinear-ish")
+
+
+def test_three_target_values_need_no_single_lowres_axis():
+    """k-space MRI is coarse along two axes: interpolation to three spacings must not ask which."""
+    import numpy as np
+    from isovox import reconstruct
+    from isovox.volume import Volume
+    volume = Volume(np.random.default_rng(0).random((6, 5, 5)).astype(np.float32), spacing=(1.0, 2.0, 2.0), unit="mm")
+    result = reconstruct(volume, "cubic", target_spacing=(1.0, 1.0, 1.0))
+    assert result.shape == (6, 9, 9) and result.spacing == (1.0, 1.0, 1.0)
