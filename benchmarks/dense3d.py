@@ -19,6 +19,7 @@ gradient energy, no reference) of the reference, cubic, L1 and GAN outputs on th
     .venv/bin/python benchmarks/dense3d.py colin --iterations 800
     .venv/bin/python benchmarks/dense3d.py flyem --iterations 800
     .venv/bin/python benchmarks/dense3d.py table
+    .venv/bin/python benchmarks/dense3d.py figure          # GAN losses of the colin run (PNG)
 
 Writes benchmarks/results/dense3d/<task>.json (and the trained models under a temporary folder,
 deleted afterwards). Not a test: nothing here asserts.
@@ -132,7 +133,8 @@ def run_task(name: str, iterations: int, gan_iterations: int, patch: int, batch:
             record(label, result, seconds, {"parameters": params, "train_seconds": train_seconds,
                                             "training": {k: card.training.get(k) for k in
                                                          ("iterations", "best_validation_psnr", "input_validation_psnr")},
-                                            "gan": card.training.get("gan", {}).get("final_terms")})
+                                            "gan": {k: card.training.get("gan", {}).get(k)
+                                                    for k in ("final_terms", "terms")}})
     ref = {"method": "reference (HR)", "scores": {p: {"sharpness": v} for p, v in
                                                   sharpness(reference, task["planes"], mask=mask).items()}}
     rows.append(ref)
@@ -168,9 +170,35 @@ def print_table() -> None:
             print(f"| {row['method']} | {params} | {train_s} | {infer} | " + " | ".join(cells) + " |")
 
 
+def gan_figure(task: str, path: Path) -> None:
+    """Critic and generator losses of the GAN phase over its iterations (PNG)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    payload = json.loads((RESULTS / f"{task}.json").read_text())
+    row = next(r for r in payload["rows"] if r["method"].endswith("GAN"))
+    terms = row["gan"]["terms"]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    for name in ("critic", "wasserstein"):
+        axes[0].plot(terms[name], label=name)
+    axes[0].set_title("critic: loss with penalty, Wasserstein estimate")
+    for name in ("l1", "adversarial"):
+        axes[1].plot(terms[name], label=name)
+    axes[1].set_title("generator: L1 and -D(SR)")
+    for ax in axes:
+        ax.set_xlabel("logged step (every k-th generator iteration)")
+        ax.legend()
+    fig.suptitle(f"mDCSRN-GAN training, {task}")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    print(f"wrote {path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("task", choices=[*TASKS, "table"])
+    parser.add_argument("task", choices=[*TASKS, "table", "figure"])
     parser.add_argument("--iterations", type=int, default=800)
     parser.add_argument("--gan-iterations", type=int, default=200)
     parser.add_argument("--patch", type=int, default=20)
@@ -182,6 +210,8 @@ def main() -> None:
     os.environ.setdefault("ISOVOX_PROGRESS", "0")
     if args.task == "table":
         print_table()
+    elif args.task == "figure":
+        gan_figure("colin", Path(__file__).resolve().parents[1] / "docs" / "figures" / "mdcsrn_gan_losses.png")
     else:
         run_task(args.task, args.iterations, args.gan_iterations, args.patch, args.batch, args.seed, args.models)
 

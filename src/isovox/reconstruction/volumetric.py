@@ -14,7 +14,10 @@ windows by weighted averaging and pads windows that cross the volume's border, s
 paper's "merging without averaging" nor exact equality with whole-volume inference can be had
 from it (its ``roi_weight_map`` could zero a window's margin, but border voxels then lie in the
 margin of every window that covers them, and padding the border changes what the network sees
-there). The core-and-margin split needs only the span arithmetic already written for 2D tiles
+there). Measured (monai 1.6.1, b4u4k12 with random weights, a 48^3 unit-variance volume, 40^3
+windows): MONAI deviates from whole-volume inference by up to 0.19 (mean 0.003-0.0045, overlap
+0.25 or 0.5, constant or Gaussian blending); :func:`predict_volume` with 24^3 cores by 2.4e-7.
+The core-and-margin split needs only the span arithmetic already written for 2D tiles
 (:func:`isovox.reconstruction.tiling.tile_spans`), so it lives here, in a few lines.
 
 :func:`reconstruct_with_model3d`:
