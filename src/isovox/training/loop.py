@@ -52,6 +52,7 @@ from torch import nn
 
 from ..errors import IsovoxError
 from ..runtime import tune_cpu_allocator
+from . import distributed
 from .checkpoint import (CHECKPOINT_NAME, StopRequest, TrainingInterrupted, cpu_state, load_checkpoint,
                          rng_state, save_checkpoint, set_rng_state)
 from .progress import LoopProgress
@@ -92,7 +93,8 @@ class StepContext:
 
     def __init__(self, trainer: "Trainer") -> None:
         self._trainer = trainer
-        self.networks: dict[str, nn.Module] = trainer.networks
+        # DistributedDataParallel around the trainable networks under torchrun (:mod:`.distributed`)
+        self.networks: dict[str, nn.Module] = distributed.wrap(trainer.networks, trainer.device)
         self.device: torch.device = trainer.device
         self.amp: torch.dtype | None = trainer.amp
         self.settings: TrainSettings = trainer.settings
@@ -136,7 +138,7 @@ class Trainer:
                  step: Step, validation: Any, settings: TrainSettings, workdir: Path,
                  evaluate: str | None = None, keep_best: bool = True, losses: Mapping[str, Any] = ()) -> None:
         self.settings = settings.check()
-        self.device = resolve_device(settings.device)
+        self.device = distributed.local_device(resolve_device(settings.device))
         self.amp = resolve_amp(settings.amp, self.device)
         self.path = Path(workdir) / CHECKPOINT_NAME
         torch.manual_seed(settings.seed)
@@ -193,7 +195,8 @@ class Trainer:
 
     def done(self) -> bool:
         s = self.settings
-        return bool((s.iterations and self.iteration >= s.iterations) or (s.minutes and self.elapsed() >= 60 * s.minutes))
+        return distributed.agree(bool((s.iterations and self.iteration >= s.iterations)
+                                      or (s.minutes and self.elapsed() >= 60 * s.minutes)))
 
     def flush(self) -> float | None:
         """Move pending losses into the history (one device sync); the latest primary loss."""
@@ -271,6 +274,8 @@ class Trainer:
     def save(self) -> None:
         self.flush()
         self.history.update(iterations=self.iteration, elapsed_seconds=self.elapsed())
+        if not distributed.is_main():
+            return
         save_checkpoint(self.path, {
             "networks": {name: cpu_state(net) for name, net in self.networks.items()},
             "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
@@ -304,7 +309,7 @@ class Trainer:
         self.history["runs"] += 1
         if self.validation is not None and self.history["input_psnr"] is None:
             self.history["input_psnr"] = psnr(self.squared_error(use_model=False))
-        batches = _Batches(sample_batch, prefetch=self.device.type == "cuda")
+        batches = _Batches(distributed.rank_sampler(sample_batch), prefetch=self.device.type == "cuda")
         for net in self.networks.values():
             net.train()
         try:
@@ -312,7 +317,7 @@ class Trainer:
                 while not self.done():
                     self.step(batches.get(self.iteration))
                     self.after_step(bar)
-                    if stop.requested:
+                    if distributed.agree(stop.requested):
                         self.save()
                         raise TrainingInterrupted(f"training interrupted at iteration {self.iteration}; "
                                                   f"checkpoint saved in {self.path.parent}; run again to resume")

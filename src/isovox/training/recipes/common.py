@@ -15,6 +15,7 @@ from ...errors import IsovoxError
 from ...io.atomic import check_output
 from ...models import create_model, list_models
 from ...store import ModelCard, json_ready, save_model
+from ..distributed import is_main
 from ..loop import fit
 from ..settings import TrainSettings
 
@@ -129,7 +130,12 @@ def training_summary(history: dict, config: Any, loss: Any, patch_size: int, bat
 
 def save_trained(output_dir: Path, model: torch.nn.Module, card: ModelCard, workdir: Path,
                  overwrite: bool) -> Path:
-    """Write the model folder, then remove the work folder (the run is complete)."""
+    """Write the model folder, then remove the work folder (the run is complete).
+
+    Under torchrun only rank 0 writes (:mod:`isovox.training.distributed`).
+    """
+    if not is_main():
+        return output_dir
     save_model(output_dir, model.cpu(), card, overwrite=overwrite)
     shutil.rmtree(workdir, ignore_errors=True)
     return output_dir
