@@ -19,6 +19,8 @@ _EXPORTS = {
     "resample": "isovox.resample",
     "simulate": "isovox.simulation",
     "reconstruct": "isovox.reconstruction",
+    "reconstruct_blockwise": "isovox.blockwise",
+    "blockwise_status": "isovox.blockwise",
     "compare": "isovox.evaluate",
     "segmentation_agreement": "isovox.evaluate",
     "sharpness": "isovox.evaluate",

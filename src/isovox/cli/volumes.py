@@ -102,6 +102,14 @@ def reconstruct(
                                                          "the finest in-plane spacing"),
     axis: Optional[str] = typer.Option(None, help="low-resolution axis (default: the coarsest)"),
     dtype: Optional[str] = typer.Option(None, help="output dtype (default: the input's)"),
+    block_size: Optional[List[int]] = typer.Option(None, "--block-size", help="reconstruct block by block "
+                                                   "(N or Z Y X output voxels) into a .zarr output: bounded "
+                                                   "memory, resumable"),
+    workers: Optional[int] = typer.Option(None, help="blockwise: local Dask workers (default: one per core)"),
+    processes: bool = typer.Option(False, help="blockwise: local workers are processes, not threads"),
+    scheduler: Optional[str] = typer.Option(None, help="blockwise: dask.distributed scheduler address, "
+                                            "e.g. tcp://host:8786"),
+    resume: bool = typer.Option(True, "--resume/--no-resume", help="blockwise: continue an interrupted run"),
     spacing: SpacingOption = None,
     unit: UnitOption = None,
     channel: ChannelOption = None,
@@ -112,13 +120,26 @@ def reconstruct(
 
     Example: isovox reconstruct lr.tif -o iso.tif --method cubic
              isovox reconstruct lr.tif -o iso.tif --model lr_model
+             isovox reconstruct big.zarr -o iso.zarr --model lr_model --block-size 128 --workers 2
+             isovox reconstruct big.zarr -o iso.zarr --model lr_model --scheduler tcp://10.0.0.1:8786
     """
     from .. import io
     from ..reconstruction import reconstruct as run_reconstruction
 
+    target = None if not target_spacing else (target_spacing[0] if len(target_spacing) == 1 else target_spacing)
+    if block_size or workers or scheduler or processes:
+        from ..blockwise import reconstruct_blockwise
+
+        size = 128 if not block_size else (block_size[0] if len(block_size) == 1 else block_size)
+        result = reconstruct_blockwise(input, output, method=method, model=model, target_spacing=target, axis=axis,
+                                       dtype=dtype, block_size=size, workers=workers, processes=processes,
+                                       scheduler=scheduler, device=device, batch_size=batch_size,
+                                       keep_acquired=keep_acquired, spacing=spacing, unit=unit, channel=channel,
+                                       overwrite=overwrite, resume=resume)
+        _report(output, result, as_json)
+        return
     check_outputs(output, overwrite=overwrite)
     volume = read_input(input, spacing, unit, channel)
-    target = None if not target_spacing else (target_spacing[0] if len(target_spacing) == 1 else target_spacing)
     if model is None:
         result = run_reconstruction(volume, method, target_spacing=target, axis=axis, dtype=dtype)
     else:
@@ -126,6 +147,10 @@ def reconstruct(
                                     device=device, batch_size=batch_size, tile=tile,
                                     keep_acquired=keep_acquired)
     io.write(result, output, overwrite=overwrite)
+    _report(output, result, as_json)
+
+
+def _report(output: Path, result, as_json: bool) -> None:
     if as_json:
         print_json({"output": str(output), "volume": result.describe()})
     else:
