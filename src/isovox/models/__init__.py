@@ -21,7 +21,7 @@ only (no isovox I/O, degradation or training code).
 
 from __future__ import annotations
 
-from . import slice2d, sr2d, transformer  # noqa: F401  (importing registers the models)
+from . import slice2d, sr2d, srgan, transformer  # noqa: F401  (importing registers the models)
 from . import dense3d, resnet3d  # noqa: F401  (the 3D family registers on import)
 from .registry import (
     CONVENTIONS,

@@ -22,6 +22,9 @@ Input conventions (what the plane fed to the network looks like):
 ``"one-axis-upsampling"``
     The network receives ``H_lr`` rows and returns ``H_lr * scale`` rows (columns unchanged),
     through a pixel-shuffle tail along the rows only (paper 000 section 3). Integer ``scale``.
+``"arbitrary-scale"``
+    The network receives the low-resolution plane and its forward takes the scale per axis,
+    ``net(x, scale=(rows, cols))`` (a number: rows only), any float (Meta-SRGAN, paper 002).
 
 The first convention in :attr:`ModelInfo.conventions` is the one the default build uses.
 """
@@ -39,6 +42,7 @@ __all__ = [
     "CONVENTIONS",
     "PREUPSAMPLED",
     "ONE_AXIS_UPSAMPLING",
+    "ARBITRARY_SCALE",
     "ModelInfo",
     "register_model",
     "create_model",
@@ -48,7 +52,8 @@ __all__ = [
 
 PREUPSAMPLED = "preupsampled"
 ONE_AXIS_UPSAMPLING = "one-axis-upsampling"
-CONVENTIONS = (PREUPSAMPLED, ONE_AXIS_UPSAMPLING)
+ARBITRARY_SCALE = "arbitrary-scale"
+CONVENTIONS = (PREUPSAMPLED, ONE_AXIS_UPSAMPLING, ARBITRARY_SCALE)
 FAMILIES = ("2d", "3d")
 
 
