@@ -122,3 +122,18 @@ def test_bad_training_requests(args, message, tmp_path, capsys):
     reference = blobs(shape=(20, 20, 20), spacing=(1, 1, 1), path=tmp_path / "hr.tif")
     code, _, err = run(["train", *[reference if a == "REF" else a for a in args], "-o", tmp_path / "m"], capsys)
     assert code == 2 and message in err and not (tmp_path / "m").exists()
+
+
+def test_arbitrary_scale_model_reconstructs_at_any_target_spacing(tmp_path, capsys):
+    source = blobs(shape=(12, 64, 64), spacing=(4, 1, 1), path=tmp_path / "lr.tif")
+    code, out, err = run(["train", source, "--method", "arbitrary-scale", "-o", tmp_path / "meta", "--iterations",
+                          "3", "--patch-size", "32", "--batch-size", "2", "--set",
+                          'model_kwargs={"n_feats": 8, "n_blocks": 1}'], capsys)
+    assert code == 0, err
+    for target, slices in ((1.6, 28), (2.0, 23)):           # factors 2.5 and 2 with one model
+        code, out, err = run(["reconstruct", source, "-o", tmp_path / f"iso{target}.tif", "--model", tmp_path / "meta",
+                              "--target-spacing", target], capsys)
+        assert code == 0, err
+        assert io.read(tmp_path / f"iso{target}.tif").shape == (slices, 64, 64)
+    code, _, err = run(["train", source, "--method", "arbitrary-scale", "-o", tmp_path / "m2", "--fwhm", "3"], capsys)
+    assert code == 2 and "profile_ratio" in err

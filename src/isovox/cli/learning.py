@@ -12,7 +12,8 @@ from .common import (ChannelOption, JsonOption, OverwriteOption, SpacingOption, 
                      check_outputs, print_json, read_input)
 
 METHOD_HELP = ("training recipe: selfsup (learn from the volume's own lateral planes), supervised3d "
-               "(a 3D network learned from isotropic references given with --hr)")
+               "(a 3D network learned from isotropic references given with --hr), arbitrary-scale (one "
+               "Meta-SRGAN for any factor; --set scale_min=, scale_max=, vgg_weights=PATH, adversarial_weight=)")
 ARCH_HELP = ("network: drcnet, a2i, edsr, rcan, rdn, vdsr, isonet1, isonet2 (2D); mdcsrn, dcsrn, "
              "deepresolve (3D; a preset may be spelled in, e.g. mdcsrn-b4u4k12)")
 PRESET_HELP = "network size: default (small, CPU) or paper (the paper's size, for a GPU)"
@@ -60,6 +61,21 @@ def _supervised3d_options(options: dict, factor: Optional[float], axes: str, gan
     return {**options, "factor": factor, "axes": axes, "gan": gan}
 
 
+def _arbitrary_scale_options(options: dict) -> dict:
+    """The selfsup-shaped CLI options, mapped onto :class:`ArbitraryScaleConfig` fields."""
+    from ..errors import IsovoxError
+
+    if options.pop("target_spacing") is not None:
+        raise IsovoxError("--target-spacing does not apply to arbitrary-scale training: one model serves "
+                          "any target; give it to reconstruct")
+    if options.pop("fwhm") is not None:
+        raise IsovoxError("--fwhm does not apply to arbitrary-scale training (the profile scales with the "
+                          "factor); use --set profile_ratio=R")
+    if options.pop("noise", None) or options.pop("artifacts", None):
+        raise IsovoxError("--noise and --artifacts are not available for arbitrary-scale training")
+    return options
+
+
 def _training_options(arch: str, preset: str, target_spacing: Optional[float], recipe: str,
                       fwhm: Optional[float], minutes: Optional[float], iterations: Optional[int],
                       patch_size: Optional[int], batch_size: Optional[int], noise: float,
@@ -86,7 +102,8 @@ def train(
     method: str = typer.Option("selfsup", help=METHOD_HELP),
     hr: Optional[List[Path]] = typer.Option(None, "--hr", help="isotropic reference volume(s) for "
                                             "supervised3d (repeat, or list after the options)"),
-    arch: Optional[str] = typer.Option(None, help=ARCH_HELP + " [default: drcnet, or mdcsrn for 3D]"),
+    arch: Optional[str] = typer.Option(None, help=ARCH_HELP + " [default: drcnet; mdcsrn for supervised3d; "
+                                       "meta-srgan for arbitrary-scale]"),
     preset: str = typer.Option("default", help=PRESET_HELP),
     target_spacing: Optional[float] = typer.Option(None, help="spacing to reach along the low-res axis "
                                                    "(default: the finest lateral spacing)"),
@@ -132,7 +149,8 @@ def train(
         raise IsovoxError(f"unknown training method {method!r}; choose one of {', '.join(TRAIN_METHODS)}")
     check_outputs(output, overwrite=overwrite)
     three_d = method == "supervised3d"
-    options = _training_options(arch or ("mdcsrn" if three_d else "drcnet"), preset, target_spacing, recipe,
+    default_arch = {"supervised3d": "mdcsrn", "arbitrary-scale": "meta-srgan"}.get(method, "drcnet")
+    options = _training_options(arch or default_arch, preset, target_spacing, recipe,
                                 fwhm, minutes, iterations, patch_size, batch_size, noise, artifacts, seed, device)
     paths = list(hr or []) + list(inputs or [])
     if three_d:
@@ -147,6 +165,8 @@ def train(
         if len(paths) != 1:
             raise IsovoxError(f"--method {method} learns from one anisotropic volume; got {len(paths)} inputs")
         call = dict(volume=read_input(paths[0], spacing, unit, channel))
+        if method == "arbitrary-scale":
+            options = _arbitrary_scale_options(options)
     options.update(parse_settings(settings))
     folder = _train_or_say_how_to_resume(run_training, output_dir=output, method=method, overwrite=overwrite,
                                          **call, **options)

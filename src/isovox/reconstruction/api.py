@@ -62,6 +62,10 @@ def _reconstruct_with_model_folder(volume, method, target_spacing, axis, dtype, 
         raise IsovoxError(f"method {method!r} does not apply with a model: the network refines the "
                           "cubic interpolation it was trained on; leave method at 'cubic'")
     card = read_card(folder)               # check the factor before building the network
+    if card.method == "arbitrary-scale":   # one network for any factor: no factor to check
+        from .arbitrary import reconstruct_arbitrary
+        return reconstruct_arbitrary(volume, folder, target_spacing=target_spacing, axis=axis, dtype=dtype,
+                                     device=device, batch_size=batch_size, tile=tile, keep_acquired=keep_acquired)
     name = card.architecture.get("name")
     if name in list_models() and model_info(name).family == "3d":
         if target_spacing is not None and np.ndim(target_spacing) != 0:

@@ -9,7 +9,9 @@
   (:func:`~isovox.training.recipes.selfsup.train_paired`);
 - ``'supervised3d'``: a 3D generator (mDCSRN, paper 004) on patch pairs made from isotropic
   reference volumes, ``highres=[...]`` (``volume`` may be None)
-  (:func:`~isovox.training.recipes.supervised3d.train_supervised3d`).
+  (:func:`~isovox.training.recipes.supervised3d.train_supervised3d`);
+- ``'arbitrary-scale'``: one Meta-SRGAN for any factor, from the volume's lateral planes over a
+  range of scales (paper 002; :func:`~isovox.training.recipes.arbitrary_scale.train_arbitrary_scale`).
 
 ``options`` are the recipe's config fields plus ``overwrite``, ``resume`` and ``workdir``. The
 loop (:func:`fit`, :func:`fit_networks`), losses and settings are importable from here too.
@@ -34,6 +36,7 @@ TRAIN_METHODS: dict[str, tuple[str, str]] = {
     "selfsup": ("selfsup", "train_selfsup"),
     "paired2d": ("selfsup", "train_paired"),
     "supervised3d": ("supervised3d", "train_supervised3d"),
+    "arbitrary-scale": ("arbitrary_scale", "train_arbitrary_scale"),
 }
 
 __all__ = ["TRAIN_METHODS", "SelfSupConfig", "SelfSupLoss", "StepContext", "TrainSettings", "TrainingInterrupted",
