@@ -9,16 +9,6 @@ from isovox.store import ModelCard, save_model
 from isovox.volume import Volume
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors gain nothing from threads, and OpenMP spin-waits make them slow when the
-    two cores are shared with other work; one thread keeps the timings steady."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def make_volume(shape=(9, 21, 17), spacing=(25.0, 10.0, 10.0), dtype=np.float32, seed=0) -> Volume:
     """Random smooth-ish data with an origin, so a lost offset would show."""
     rng = np.random.default_rng(seed)

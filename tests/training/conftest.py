@@ -2,20 +2,9 @@
 
 import numpy as np
 import pytest
-import torch
 from scipy import ndimage as ndi
 
 from isovox.volume import Volume
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors gain nothing from threads, and OpenMP spin-waits make them slow when the
-    two cores are shared with other work; one thread keeps the timings steady."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="session")
