@@ -67,7 +67,7 @@ from ...store import ModelCard, json_ready
 from ...volume import AXIS_NAMES, Volume, axis_index, input_positions, lowres_axis
 from ..loop import StepContext, fit_networks
 from ..settings import psnr, resolve_device
-from .common import (fingerprint_of, make_config, prepare_output, record_run, save_trained, settings_from, sizes,
+from .common import (LoopConfig, fingerprint_of, make_config, prepare_output, record_run, save_trained, settings_from, sizes,
                      training_summary)
 
 __all__ = ["ArbitraryScaleConfig", "ScaledLateralPairs", "train_arbitrary_scale", "scale_range"]
@@ -83,7 +83,7 @@ def scale_range(low: float = 1.1, high: float = 4.0, step: float = 0.1) -> tuple
 
 
 @dataclass
-class ArbitraryScaleConfig:
+class ArbitraryScaleConfig(LoopConfig):
     """Everything a run depends on (module docstring for the defaults)."""
 
     arch: str = "meta-srgan"
@@ -99,27 +99,13 @@ class ArbitraryScaleConfig:
     profile_ratio: float = 1.0                  # slice profile (FWHM / slab) over the low-res spacing
     crop: str | None = None                     # None or 'max-information'
     crop_threshold: float = 0.1
-    patch_size: int | None = None
-    batch_size: int | None = None
     iterations: int | None = 2000
-    minutes: float | None = None
-    lr: float = 1e-3
     d_lr: float = 1e-4
-    betas: tuple[float, float] = (0.9, 0.999)
-    schedule: str = "cosine"
-    warmup: int = 50
-    grad_clip: float | None = 1.0
     adversarial_weight: float = 0.0
     perceptual_weight: float | None = None      # None: 0.006 with vgg_weights, else 0
     vgg_weights: str | None = None
-    percentiles: tuple[float, float] = PERCENTILES
-    seed: int = 0
-    device: str = "auto"
-    amp: str = "auto"
-    validation_fraction: float = 0.1
     validation_pairs: int = 16
     validation_scales: tuple[float, ...] = (2.0, 3.0, 4.0)
-    checkpoint_every: int = 200
 
     def perceptual(self) -> float:
         if self.perceptual_weight is None:

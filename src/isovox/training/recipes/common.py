@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import dataclass
 import shutil
 from pathlib import Path
 from typing import Any, Callable
@@ -12,6 +13,7 @@ import numpy as np
 import torch
 
 from ...errors import IsovoxError
+from ...pairs import PERCENTILES
 from ...io.atomic import check_output
 from ...models import create_model, list_models
 from ...store import ModelCard, json_ready, save_model
@@ -25,6 +27,33 @@ RUN_NAME = "run.json"
 BUDGET_FIELDS = ("iterations", "minutes", "device", "amp", "validate_every", "checkpoint_every")
 # Patch size and batch size when the config leaves them to the device (None).
 DEVICE_SIZES = {"cpu": (64, 8), "cuda": (128, 16)}
+
+
+@dataclass
+class LoopConfig:
+    """The fields every recipe's config shares: patches, budget, optimiser, bookkeeping.
+
+    They feed :class:`~isovox.training.settings.TrainSettings` (:func:`settings_from`); a recipe's
+    config subclasses this one, adds its own fields and may change a default (e.g. ``iterations``).
+    ``patch_size`` / ``batch_size`` None: the recipe's size for the device.
+    """
+
+    patch_size: int | None = None
+    batch_size: int | None = None
+    iterations: int | None = 1000
+    minutes: float | None = None
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    schedule: str = "cosine"
+    warmup: int = 50
+    grad_clip: float | None = 1.0
+    percentiles: tuple[float, float] = PERCENTILES
+    seed: int = 0
+    device: str = "auto"
+    amp: str = "auto"
+    validation_fraction: float = 0.1
+    validate_every: int = 200
+    checkpoint_every: int = 200
 
 
 def make_config(cls: type, config: Any, overrides: dict) -> Any:

@@ -30,19 +30,19 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import IsovoxError
-from ...pairs import PERCENTILES, AxialPairs, LateralPairs
+from ...pairs import AxialPairs, LateralPairs
 from ...store import ModelCard, json_ready
 from ...volume import Volume
 from ..losses import SelfSupLoss
 from ..settings import resolve_device
-from .common import (build_model, fingerprint_of, make_config, prepare_output, run_training, save_trained,
+from .common import (LoopConfig, build_model, fingerprint_of, make_config, prepare_output, run_training, save_trained,
                      settings_from, sizes, training_summary)
 
 __all__ = ["SelfSupConfig", "train_selfsup", "train_paired"]
 
 
 @dataclass
-class SelfSupConfig:
+class SelfSupConfig(LoopConfig):
     """Everything a training run depends on (see the module docstring for the defaults)."""
 
     arch: str = "drcnet"
@@ -53,28 +53,12 @@ class SelfSupConfig:
     recipe: str = "gaussian"                    # isovox.degrade.recipes name
     thickness: float | None = None              # slice profile ('gaussian' FWHM, 'box' slab), volume unit
     fwhm: float | None = None                   # the same as thickness (a box's FWHM is its width)
-    patch_size: int | None = None
-    batch_size: int | None = None
-    iterations: int | None = 1000
-    minutes: float | None = None
-    lr: float = 1e-3
-    betas: tuple[float, float] = (0.9, 0.999)
-    schedule: str = "cosine"
-    warmup: int = 50
-    grad_clip: float | None = 1.0
     alpha: float = 0.01                         # PDL weight, paper 001 eq. 5
     noise: Any = None                           # Gaussian sigma (fraction of range) or (lo, hi); True
     poisson: Any = None                         # photon range (lo, hi); True = (20, 1000)
     artifacts: Any = None                       # True or RandomSectionArtifacts settings
     augment_probability: float = 0.5
-    percentiles: tuple[float, float] = PERCENTILES
-    seed: int = 0
-    device: str = "auto"
-    amp: str = "auto"
-    validation_fraction: float = 0.1
     validation_pairs: int = 64
-    validate_every: int = 200
-    checkpoint_every: int = 200
 
     def profile(self) -> float | None:
         """The recipe's thickness from ``thickness`` or ``fwhm`` (one of them)."""

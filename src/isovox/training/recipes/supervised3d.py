@@ -38,7 +38,6 @@ import torch
 
 from ...errors import IsovoxError
 from ...models.discriminators import create_critic
-from ...pairs import PERCENTILES
 from ...pairs3d import VolumePairs
 from ...store import ModelCard, json_ready, load_model
 from ...volume import Volume
@@ -46,7 +45,7 @@ from ..loop import fit_networks
 from ..losses import l1_loss
 from ..settings import resolve_device
 from ..wgan import CRITIC, GENERATOR, CriticSchedule, wgan_gp_step
-from .common import (build_model, fingerprint_of, make_config, prepare_output, record_run, run_training,
+from .common import (LoopConfig, build_model, fingerprint_of, make_config, prepare_output, record_run, run_training,
                      save_trained, settings_from, training_summary)
 
 __all__ = ["Supervised3DConfig", "train_supervised3d"]
@@ -55,7 +54,7 @@ DEVICE_SIZES_3D = {"cpu": (24, 4), "cuda": (40, 6)}   # (patch edge, batch)
 
 
 @dataclass
-class Supervised3DConfig:
+class Supervised3DConfig(LoopConfig):
     """Everything a supervised 3D run depends on (defaults: see the module docstring)."""
 
     arch: str = "mdcsrn"
@@ -65,15 +64,6 @@ class Supervised3DConfig:
     axes: Any = "z"                             # degraded axes: 'z', 'yx', [1, 2], ...
     recipe: str = "gaussian"                    # isovox.degrade.recipes name ('kspace': paper 004)
     thickness: float | None = None
-    patch_size: int | None = None
-    batch_size: int | None = None
-    iterations: int | None = 1000
-    minutes: float | None = None
-    lr: float = 1e-3
-    betas: tuple[float, float] = (0.9, 0.999)
-    schedule: str = "cosine"
-    warmup: int = 50
-    grad_clip: float | None = 1.0
     init_from: str | None = None                # model folder to start from (skips the L1 phase)
     gan: bool = False
     gan_iterations: int = 300
@@ -87,14 +77,7 @@ class Supervised3DConfig:
     critic_steps: int = 5
     critic_extra_every: int = 100
     critic_extra_steps: int = 20
-    percentiles: tuple[float, float] = PERCENTILES
-    seed: int = 0
-    device: str = "auto"
-    amp: str = "auto"
-    validation_fraction: float = 0.1
     validation_pairs: int = 16
-    validate_every: int = 200
-    checkpoint_every: int = 200
 
 
 def _sizes(config: Supervised3DConfig) -> tuple[int, int]:
