@@ -120,6 +120,8 @@ class LateralPairs:
     a (lo, hi) range, True = (0, 0.05); ``poisson``: photon range, True = (20, 1000);
     ``artifacts``: True or a dict of :class:`~isovox.degrade.random.RandomSectionArtifacts`
     settings. ``sample(n)`` gives float32 (n, 1, rows, patch_size) inputs and targets.
+    ``degradation``: a callable replacing the recipe (e.g. a learned one, paper 000), mapping
+    normalised sharp patches (n, patch_size, patch_size) to (n, lowres_rows, patch_size).
     """
 
     def __init__(self, volume: Volume, *, axis: int | str | None = None, factor: float | None = None,
@@ -127,8 +129,10 @@ class LateralPairs:
                  thickness: float | None = None, patch_size: int = 64, noise: Any = None,
                  poisson: Any = None, artifacts: Any = None, augment_probability: float = 0.5,
                  validation_fraction: float = 0.1, seed: int = 0,
-                 percentiles: Sequence[float] = PERCENTILES) -> None:
+                 percentiles: Sequence[float] = PERCENTILES,
+                 degradation: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
         self.volume, self.seed, self.recipe = volume, int(seed), check_recipe(recipe)
+        self.degradation = degradation
         self.axis = lowres_axis(volume.spacing) if axis is None else axis_index(axis)
         self.plane_axes = tuple(a for a in range(3) if a != self.axis)
         self.patch_size, self.thickness = int(patch_size), thickness
@@ -221,8 +225,16 @@ class LateralPairs:
             self._validation[n] = self._pair(lowres, highres)
         return self._validation[n]
 
+    def sharp_patches(self, batch: int, rng: np.random.Generator) -> np.ndarray:
+        """``batch`` normalised, undegraded training patches (batch, patch_size, patch_size), as
+        the degradation receives them: the high-resolution side of :mod:`isovox.unpaired`."""
+        planes = rng.integers(self.train_planes.start, self.train_planes.stop, batch)
+        return self._highres(planes, rng.choice(self._codes, batch), rng)
+
     def _degraded(self, planes: np.ndarray, codes: np.ndarray, rng: np.random.Generator) -> Batch:
         highres = self._highres(planes, codes, rng)
+        if self.degradation is not None:
+            return np.asarray(self.degradation(highres), dtype=np.float32), highres
         patches = Volume(highres, (1.0, self.target_spacing, self.target_spacing), self.volume.unit)
         lowres = self._ops.apply(patches).numpy()
         if lowres.shape[1] == highres.shape[1]:     # 'kspace' keeps the grid: acquire the slices
@@ -263,8 +275,10 @@ class LateralPairs:
 
     def describe(self) -> dict:
         """JSON-ready description of how the pairs are made (the model card's ``degradation``)."""
-        return {"pairs": "lateral", "recipe": self.recipe, "axis": AXIS_NAMES[self.axis],
-                "factor": self.factor, "thickness": self.thickness, "ops": self._ops.to_dict()["ops"],
+        return {"pairs": "lateral", "recipe": self.recipe if self.degradation is None else "learned",
+                "axis": AXIS_NAMES[self.axis],
+                "factor": self.factor, "thickness": self.thickness,
+                "ops": self._ops.to_dict()["ops"] if self.degradation is None else None,
                 "patch_size": self.patch_size, "rows": self.rows, "lowres_rows": self.n_lowres,
                 "upsampling": "cubic", "augment_probability": self.augment_probability,
                 **{k: (list(v) if isinstance(v, tuple) else v) for k, v in self._settings.items()},

@@ -12,7 +12,7 @@ from typing import Optional
 import typer
 
 from ..errors import IsovoxError
-from . import learning, volumes  # noqa: F401  (importing registers the commands)
+from . import degradation, learning, volumes  # noqa: F401  (importing registers the commands)
 from .common import app
 
 __all__ = ["app", "main"]
