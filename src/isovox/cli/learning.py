@@ -13,7 +13,8 @@ from .common import (ChannelOption, JsonOption, OverwriteOption, SpacingOption, 
 
 METHOD_HELP = ("training recipe: selfsup (learn from the volume's own lateral planes), supervised3d "
                "(a 3D network learned from isotropic references given with --hr), arbitrary-scale (one "
-               "Meta-SRGAN for any factor; --set scale_min=, scale_max=, vgg_weights=PATH, adversarial_weight=)")
+               "Meta-SRGAN for any factor; --set scale_min=, scale_max=, vgg_weights=PATH, adversarial_weight=), "
+               "degradation-learning (a CycleGAN learns the real axial degradation first; --set cycle_iterations=N)")
 ARCH_HELP = ("network: drcnet, a2i, edsr, rcan, rdn, vdsr, isonet1, isonet2 (2D); mdcsrn, dcsrn, "
              "deepresolve (3D; a preset may be spelled in, e.g. mdcsrn-b4u4k12)")
 PRESET_HELP = "network size: default (small, CPU) or paper (the paper's size, for a GPU)"
@@ -59,6 +60,18 @@ def _supervised3d_options(options: dict, factor: Optional[float], axes: str, gan
         raise IsovoxError("--noise and --artifacts are self-supervised augmentations; not for supervised3d")
     options["thickness"] = options.pop("fwhm")
     return {**options, "factor": factor, "axes": axes, "gan": gan}
+
+
+def _degradation_learning_options(options: dict) -> dict:
+    """The selfsup-shaped CLI options, mapped onto :class:`DegradationLearningConfig` fields:
+    the degradation is learned, so no recipe, profile, noise or artifacts apply."""
+    from ..errors import IsovoxError
+
+    if options.pop("fwhm") is not None or options.pop("recipe") != "gaussian":
+        raise IsovoxError("--recipe and --fwhm do not apply to degradation-learning: the degradation is learned")
+    if options.pop("noise", None) or options.pop("artifacts", None):
+        raise IsovoxError("--noise and --artifacts are not available for degradation-learning")
+    return options
 
 
 def _arbitrary_scale_options(options: dict) -> dict:
@@ -167,6 +180,8 @@ def train(
         call = dict(volume=read_input(paths[0], spacing, unit, channel))
         if method == "arbitrary-scale":
             options = _arbitrary_scale_options(options)
+        elif method == "degradation-learning":
+            options = _degradation_learning_options(options)
     options.update(parse_settings(settings))
     folder = _train_or_say_how_to_resume(run_training, output_dir=output, method=method, overwrite=overwrite,
                                          **call, **options)

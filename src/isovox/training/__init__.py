@@ -11,7 +11,10 @@
   reference volumes, ``highres=[...]`` (``volume`` may be None)
   (:func:`~isovox.training.recipes.supervised3d.train_supervised3d`);
 - ``'arbitrary-scale'``: one Meta-SRGAN for any factor, from the volume's lateral planes over a
-  range of scales (paper 002; :func:`~isovox.training.recipes.arbitrary_scale.train_arbitrary_scale`).
+  range of scales (paper 002; :func:`~isovox.training.recipes.arbitrary_scale.train_arbitrary_scale`);
+- ``'degradation-learning'``: a CycleGAN learns the real axial degradation from unpaired lateral
+  and axial patches, then a backbone trains on pairs it makes (paper 000;
+  :func:`~isovox.training.recipes.degradation_learning.train_degradation_learning`).
 
 ``options`` are the recipe's config fields plus ``overwrite``, ``resume`` and ``workdir``. The
 loop (:func:`fit`, :func:`fit_networks`), losses and settings are importable from here too.
@@ -37,6 +40,7 @@ TRAIN_METHODS: dict[str, tuple[str, str]] = {
     "paired2d": ("selfsup", "train_paired"),
     "supervised3d": ("supervised3d", "train_supervised3d"),
     "arbitrary-scale": ("arbitrary_scale", "train_arbitrary_scale"),
+    "degradation-learning": ("degradation_learning", "train_degradation_learning"),
 }
 
 __all__ = ["TRAIN_METHODS", "SelfSupConfig", "SelfSupLoss", "StepContext", "TrainSettings", "TrainingInterrupted",
