@@ -1,0 +1,374 @@
+"""Two-stage training without ground truth (Xuan et al., paper 003): a slice VAE, then a 3D generator.
+
+:func:`train_vae_two_stage` takes one or more anisotropic volumes and no reference:
+
+* **Stage I** (sections 2.2 and 3.1): a VAE-GAN (:mod:`isovox.models.vae`) is trained on 2D
+  slices of the acquisition plane (the planes stacked along the low-resolution axis), with the
+  fidelity loss ``L_center`` on the centre slice of a triplet of neighbouring acquired slices,
+  the KL prior ``L_prior`` (eq. 5), the Wasserstein-style ``L_adv`` (eq. 7) against a PatchGAN
+  critic, and the slice compactness ``L_comp`` (eq. 8) between the centre slice's posterior and
+  its two neighbours'. Each volume is then up-sampled by latent interpolation
+  (:func:`isovox.latent.synthesize_volume`): the synthesized HR volumes.
+* **Stage II** (section 2.3): the synthesized volumes are degraded by taking one slice of
+  ``factor`` and a registered 3D generator learns to undo it
+  (:func:`isovox.training.recipes.supervised3d.train_supervised3d`); it is the network the
+  model folder holds and reconstruction runs on the real volume.
+
+Choices where the paper is vague or where a CPU budget forces a change, written down:
+
+* Losses: ``L_center`` is the mean absolute error (the paper writes ``||x - x_hat||``; it uses
+  L1 in stage II). KL terms are summed over latent dimensions and averaged over the batch.
+  The critic is updated once per iteration (spectral normalisation keeps it Lipschitz, as in
+  Miyato et al.; no gradient penalty), on the same centre slices.
+* Eq. 10-11 (encoder trained with beta = 0, after Larsen et al.): the decoder also decodes a
+  copy of ``z`` detached from the encoder, and ``L_adv`` is computed on that copy, so the
+  adversarial gradient reaches the decoder but never the encoder, while every other term trains
+  both; the critic gets its own update on the detached output.
+* Schedule (section 3.1: 1e5 warm-up iterations with (alpha, beta, gamma, eta) =
+  (10000, 0, 1, 0), 8e5 with (100, 1, 0.05, 0), 1.2e6 with (100, 1, 0.05, 0.02); 2e6 in all):
+  the three phases are kept, with CPU lengths 300 / 300 / 400 (``*_iterations``; 0.2 to 0.6 s
+  each on one shared CPU core at the default sizes, depending on the load). The
+  warm-up weights are divided by 100 to (100, 0, 0.01, 0): the same ratios, but alpha stays
+  100 in every phase. Otherwise the loss scale drops a hundredfold when the warm-up ends and
+  Adam's second-moment estimate (beta2 = 0.999) would shrink every step about a hundredfold
+  for thousands of iterations, which a CPU budget does not have.
+* Adam (0.9, 0.999) as in the paper, at 1e-3 for the VAE and 5e-4 for the critic rather than
+  2e-4 (the paper's rate suits its 2e6 iterations), constant rate, no gradient clipping
+  (neither is mentioned), batch of 16 triplets (the paper: 16 slices).
+* Training slices are random ``slice_size`` crops of the acquisition planes (every acquired
+  slice with two neighbours can be a centre), without augmentation; intensities are normalised
+  per volume with its 0.1-99.9 percentiles (:func:`isovox.pairs.intensity_range`).
+* Synthesis mode ``'residual'`` by default (see :mod:`isovox.latent`): a CPU-sized VAE blurs,
+  and its misfit on the acquired slices is carried into the in-between slices; ``'decoded'`` is
+  the paper's.
+* Stage II sees all ``factor`` phases: each synthesized volume is passed ``factor`` times,
+  cropped to start at slice 0, 1, ..., factor - 1 along the slice axis, so the slices it takes
+  are acquired ones *and* synthesized ones. (Taking only every factor-th slice from slice 0
+  would give back the acquired slices, and the generator would just learn to imitate the VAE.)
+  The generator is DeepResolve (the paper's better stage-II generator) at its CPU size, 600
+  iterations of the 3D recipe's CPU patches (24^3, batch 4).
+
+Model folder: the 3D generator's weights and card (``method='vae-two-stage'``; the card's
+``training['stage1']`` describes stage I) plus ``vae.pt`` (the VAE's state dict) and
+``vae.json`` (its build config, per-volume normalisation, synthesis settings), which
+:func:`load_stage1_vae` reads back. Both stages resume: stage I from its checkpoints in
+``WORKDIR/stage1`` (the loop's), stage II from the 3D recipe's in ``WORKDIR/stage2``.
+"""
+
+from __future__ import annotations
+
+import io as _io
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from ...errors import IsovoxError
+from ...latent import SYNTHESIS_MODES, kl_between, kl_to_standard_normal, synthesize_volume
+from ...models.vae import SliceVAE, create_slice_critic, create_vae
+from ...pairs import PERCENTILES, intensity_range
+from ...store import json_ready, load_model, save_model
+from ...volume import AXIS_NAMES, Volume, axis_index, lowres_axis
+from ..loop import StepContext, fit_networks
+from ..settings import TrainSettings
+from .common import fingerprint_of, make_config, prepare_output, record_run
+
+__all__ = ["METHOD", "VAETwoStageConfig", "SliceTriplets", "stage1_step", "train_vae_two_stage",
+           "train_stage1", "load_stage1_vae"]
+
+METHOD = "vae-two-stage"
+VAE_WEIGHTS, VAE_INFO = "vae.pt", "vae.json"
+_FACTOR_RTOL = 1e-3
+
+
+@dataclass
+class VAETwoStageConfig:
+    """Everything a two-stage run depends on (see the module docstring for the defaults)."""
+
+    axis: int | str | None = None               # None: each volume's coarsest axis
+    factor: float | None = None                 # None: slice spacing / finest in-plane spacing
+    # stage I
+    vae_preset: str = "default"
+    vae_kwargs: dict = field(default_factory=dict)
+    critic_preset: str = "default"
+    warmup_iterations: int = 300
+    adversarial_iterations: int = 300
+    compact_iterations: int = 400
+    warmup_weights: tuple[float, float, float, float] = (100.0, 0.0, 0.01, 0.0)   # alpha, beta, gamma, eta
+    adversarial_weights: tuple[float, float, float, float] = (100.0, 1.0, 0.05, 0.0)
+    compact_weights: tuple[float, float, float, float] = (100.0, 1.0, 0.05, 0.02)
+    lr: float = 1e-3
+    critic_lr: float = 5e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    vae_batch_size: int = 16                    # slice triplets per iteration
+    synthesis: str = "residual"                 # 'residual' or 'decoded' (paper), isovox.latent
+    tile_overlap: int | None = None             # None: a quarter of the slice size
+    percentiles: tuple[float, float] = PERCENTILES
+    # stage II (isovox.training.recipes.supervised3d)
+    arch: str = "deepresolve"
+    preset: str = "default"
+    stage2_iterations: int = 600
+    patch_size: int | None = None
+    batch_size: int | None = None
+    stage2_options: dict = field(default_factory=dict)   # further Supervised3DConfig fields
+    seed: int = 0
+    device: str = "auto"
+    amp: str = "auto"
+    checkpoint_every: int = 200
+
+    def phases(self) -> list[tuple[str, int, tuple[float, ...]]]:
+        """(name, iterations, (alpha, beta, gamma, eta)) of the three phases of section 3.1."""
+        phases = [("warm-up", self.warmup_iterations, self.warmup_weights),
+                  ("adversarial", self.adversarial_iterations, self.adversarial_weights),
+                  ("compactness", self.compact_iterations, self.compact_weights)]
+        for name, count, weights in phases:
+            if int(count) != count or count < 0:
+                raise IsovoxError(f"{name} iterations must be a whole number >= 0, got {count}")
+            if len(weights) != 4 or min(weights) < 0:
+                raise IsovoxError(f"{name} weights must be 4 non-negative numbers (alpha, beta, gamma, eta), "
+                                  f"got {weights}")
+        if sum(count for _, count, _ in phases) < 1:
+            raise IsovoxError("stage I needs at least one iteration in some phase")
+        return [(name, int(count), tuple(float(w) for w in weights)) for name, count, weights in phases]
+
+    def weights_at(self, iteration: int) -> tuple[float, ...]:
+        end = 0
+        phases = self.phases()
+        for _, count, weights in phases:
+            end += count
+            if iteration < end:
+                return weights
+        return phases[-1][2]
+
+
+# --- stage I: data and one iteration ------------------------------------------------------------
+
+class SliceTriplets:
+    """Random crops of three neighbouring acquired slices, (B, 3, S, S) float32, normalised.
+
+    ``planes`` are per-volume arrays (N, H, W) with the acquisition planes stacked along axis
+    0. A centre slice needs two neighbours; a volume is drawn with probability proportional to
+    its number of possible centre crops. Planes smaller than ``size`` are reflect-padded.
+    """
+
+    def __init__(self, planes: Sequence[np.ndarray], size: int, seed: int = 0) -> None:
+        self.size, self.seed = int(size), seed
+        self.planes = []
+        for i, stack in enumerate(planes):
+            if stack.shape[0] < 3:
+                raise IsovoxError(f"volume {i} has {stack.shape[0]} slices along its slice axis; "
+                                  "stage I needs at least 3 (a slice and its two neighbours)")
+            pad = [(0, 0)] + [(0, max(0, self.size - n)) for n in stack.shape[1:]]
+            self.planes.append(np.pad(stack, pad, mode="reflect") if any(p for _, p in pad) else stack)
+        counts = np.array([(p.shape[0] - 2) * (p.shape[1] - self.size + 1) * (p.shape[2] - self.size + 1)
+                           for p in self.planes], dtype=float)
+        self.weights = counts / counts.sum()
+
+    def sample(self, batch: int, rng: np.random.Generator) -> np.ndarray:
+        s = self.size
+        out = np.empty((batch, 3, s, s), np.float32)
+        for i, v in enumerate(rng.choice(len(self.planes), size=batch, p=self.weights)):
+            stack = self.planes[v]
+            n = rng.integers(1, stack.shape[0] - 1)
+            r, c = rng.integers(0, stack.shape[1] - s + 1), rng.integers(0, stack.shape[2] - s + 1)
+            out[i] = stack[n - 1:n + 2, r:r + s, c:c + s]
+        return out
+
+    def batch_sampler(self, batch: int):
+        """``sampler(iteration)``: a pure function of the iteration (what makes resume exact)."""
+        return lambda iteration: self.sample(batch, np.random.default_rng((self.seed, iteration)))
+
+
+def stage1_step(config: VAETwoStageConfig):
+    """One VAE-GAN iteration (eq. 5-11) for :func:`~isovox.training.loop.fit_networks`."""
+
+    def step(ctx: StepContext, batch: Any) -> dict[str, torch.Tensor]:
+        vae, critic = ctx.networks["vae"], ctx.networks["critic"]
+        alpha, beta, gamma, eta = config.weights_at(ctx.iteration)
+        triplets = ctx.tensor(batch)                                  # (B, 3, S, S)
+        b, _, s, _ = triplets.shape
+        with ctx.autocast():
+            mu, logvar = vae.encode(triplets.reshape(3 * b, 1, s, s))
+        mu, logvar = mu.float().view(b, 3, -1), logvar.float().view(b, 3, -1)
+        centre = triplets[:, 1:2]
+        z = SliceVAE.sample(mu[:, 1], logvar[:, 1])
+        adversarial = beta > 0
+        with ctx.autocast():
+            # The detached copy carries L_adv to the decoder only (eq. 10-11).
+            decoded = vae.decode(torch.cat([z, z.detach()]) if adversarial else z).float()
+        fidelity = (decoded[:b] - centre).abs().mean()
+        prior = kl_to_standard_normal(mu[:, 1], logvar[:, 1]).mean()
+        compact = (kl_between(mu[:, 1], logvar[:, 1], mu[:, 2], logvar[:, 2])
+                   + kl_between(mu[:, 1], logvar[:, 1], mu[:, 0], logvar[:, 0])).mean()
+        zero = torch.zeros((), device=ctx.device)
+        adv, critic_loss = zero, zero
+        if adversarial:
+            with ctx.autocast():
+                real_score = critic(centre).float().mean()
+                critic_loss = critic(decoded[b:].detach()).float().mean() - real_score
+            ctx.update("critic", critic_loss)
+            with ctx.autocast():
+                # eq. 7; H(x) carries no decoder gradient, it makes the value a Wasserstein estimate
+                adv = -critic(decoded[b:]).float().mean() + critic(centre).float().mean().detach()
+        loss = alpha * fidelity + beta * adv + gamma * prior + eta * compact
+        ctx.update("vae", loss)
+        return {"loss": loss, "center": fidelity, "prior": prior, "comp": compact, "adv": adv,
+                "critic": critic_loss}
+
+    return step
+
+
+# --- stage I: volumes in, a trained VAE out -------------------------------------------------------
+
+def _slice_axis(volume: Volume, axis: int | str | None) -> int:
+    return lowres_axis(volume.spacing) if axis is None else axis_index(axis)
+
+
+def _factor(volumes: list[Volume], axes: list[int], factor: float | None) -> float:
+    """The one up-sampling factor of all volumes (given, or slice spacing / finest in-plane)."""
+    if factor is not None:
+        if not float(factor) > 1:
+            raise IsovoxError(f"factor must be > 1, got {factor}")
+        return float(factor)
+    values = [v.spacing[a] / min(s for i, s in enumerate(v.spacing) if i != a) for v, a in zip(volumes, axes)]
+    if any(abs(f - values[0]) > _FACTOR_RTOL * values[0] for f in values):
+        raise IsovoxError(f"the volumes need different factors ({', '.join(f'{f:g}' for f in values)}); "
+                          "one stage-II generator serves one factor: pass factor=")
+    if not values[0] > 1 + _FACTOR_RTOL:
+        raise IsovoxError(f"slice spacing equals the in-plane spacing (factor {values[0]:g}); nothing to add")
+    return float(values[0])
+
+
+def _planes(volume: Volume, axis: int, norm: dict) -> np.ndarray:
+    data = np.moveaxis(np.asarray(volume.data, dtype=np.float32), axis, 0)
+    return np.ascontiguousarray((data - norm["low"]) / (norm["high"] - norm["low"]), dtype=np.float32)
+
+
+def train_stage1(volumes: list[Volume], axes: list[int], norms: list[dict], config: VAETwoStageConfig,
+                 workdir: Path, resume: bool) -> tuple[SliceVAE, dict]:
+    """Train the VAE-GAN on the volumes' acquisition planes; (VAE in eval mode, summary)."""
+    phases = config.phases()
+    torch.manual_seed(config.seed)                        # the same seed gives the same initial weights
+    try:
+        vae = create_vae(config.vae_preset, **dict(config.vae_kwargs))
+        critic = create_slice_critic(config.critic_preset)
+    except (TypeError, ValueError) as error:
+        raise IsovoxError(f"cannot build the stage-I VAE: {error}") from None
+    triplets = SliceTriplets([_planes(v, a, n) for v, a, n in zip(volumes, axes, norms)], vae.slice_size,
+                             seed=config.seed)
+    settings = TrainSettings(iterations=sum(count for _, count, _ in phases), batch_size=config.vae_batch_size,
+                             lr=config.lr, betas=tuple(config.betas), schedule="constant", warmup=0,
+                             grad_clip=None, seed=config.seed, device=config.device, amp=config.amp,
+                             checkpoint_every=config.checkpoint_every)
+    optimizers = {"vae": {"lr": config.lr}, "critic": {"lr": config.critic_lr}}
+    history = fit_networks({"vae": vae, "critic": critic}, optimizers, stage1_step(config),
+                           triplets.batch_sampler(config.vae_batch_size), settings, workdir, resume=resume,
+                           keep_best=False)
+    last = {name: float(np.mean(values[-50:])) for name, values in history["terms"].items() if values}
+    summary = {"vae": vae.build_config, "critic": critic.build_config,
+               "phases": [{"name": n, "iterations": c, "weights_alpha_beta_gamma_eta": list(w)} for n, c, w in phases],
+               "iterations": history["iterations"], "minutes": history["elapsed_seconds"] / 60.0,
+               "final_terms": last, "batch_size": config.vae_batch_size, "lr": config.lr,
+               "critic_lr": config.critic_lr, "device": history["device"]}
+    return vae.cpu().eval(), json_ready(summary)
+
+
+# --- stage II and the model folder -----------------------------------------------------------------
+
+def _phase_crops(volume: Volume, axis: int, factor: float) -> list[Volume]:
+    """The synthesized volume starting at slice 0, 1, ..., ceil(factor) - 1 along ``axis``."""
+    crops = []
+    for start in range(int(np.ceil(factor - 1e-9))):
+        first = [0, 0, 0]
+        first[axis] = start
+        crops.append(volume.crop(first, volume.shape))
+    return crops
+
+
+def _stage2_overrides(config: VAETwoStageConfig, factor: float, axis: int) -> dict:
+    overrides = {"arch": config.arch, "preset": config.preset, "factor": factor, "axes": axis,
+                 "recipe": "take", "iterations": config.stage2_iterations, "seed": config.seed,
+                 "device": config.device, "amp": config.amp, "checkpoint_every": config.checkpoint_every,
+                 **dict(config.stage2_options)}
+    if config.patch_size is not None:
+        overrides["patch_size"] = config.patch_size
+    if config.batch_size is not None:
+        overrides["batch_size"] = config.batch_size
+    return overrides
+
+
+def _vae_files(vae: SliceVAE, info: dict) -> dict[str, bytes]:
+    buffer = _io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in vae.state_dict().items()}, buffer)
+    return {VAE_WEIGHTS: buffer.getvalue(), VAE_INFO: json.dumps(json_ready(info), indent=2).encode()}
+
+
+def load_stage1_vae(folder: str | Path) -> tuple[SliceVAE, dict]:
+    """The stage-I VAE of a two-stage model folder (eval mode, CPU) and its ``vae.json``."""
+    folder = Path(folder)
+    if not (folder / VAE_WEIGHTS).is_file() or not (folder / VAE_INFO).is_file():
+        raise IsovoxError(f"{folder} holds no stage-I VAE ({VAE_WEIGHTS}, {VAE_INFO}); "
+                          f"is it a {METHOD} model folder?")
+    info = json.loads((folder / VAE_INFO).read_text())
+    build = info["vae"]
+    vae = create_vae(build.get("preset", "default"), **dict(build.get("kwargs", {})))
+    try:
+        vae.load_state_dict(torch.load(folder / VAE_WEIGHTS, map_location="cpu", weights_only=True))
+    except (RuntimeError, ValueError, OSError, EOFError) as error:
+        raise IsovoxError(f"{folder / VAE_WEIGHTS} does not fit the VAE of {VAE_INFO}: "
+                          f"{str(error).splitlines()[0]}") from None
+    return vae.eval(), info
+
+
+def train_vae_two_stage(volumes: Volume | Sequence[Volume], output_dir: str | Path,
+                        config: VAETwoStageConfig | None = None, *, overwrite: bool = False, resume: bool = True,
+                        workdir: str | Path | None = None, **overrides: Any) -> Path:
+    """Train paper 003's two stages on anisotropic ``volumes`` (no ground truth) -> model folder.
+
+    ``overrides`` are :class:`VAETwoStageConfig` fields. An existing ``output_dir`` without
+    ``overwrite`` raises before any work. An interrupted run resumes from ``workdir`` (default
+    ``.NAME.isovox-train`` beside the output) with the same settings; ``resume=False`` starts
+    over. Returns the model folder's path.
+    """
+    from .supervised3d import train_supervised3d   # the 3D recipe; imported late, it is heavy
+
+    config = make_config(VAETwoStageConfig, config, overrides)
+    volumes = [volumes] if isinstance(volumes, Volume) else list(volumes)
+    if not volumes or not all(isinstance(v, Volume) for v in volumes):
+        raise IsovoxError("give one Volume or a list of Volumes")
+    if config.synthesis not in SYNTHESIS_MODES:
+        raise IsovoxError(f"unknown synthesis {config.synthesis!r}; choose one of {', '.join(SYNTHESIS_MODES)}")
+    config.phases()
+    output_dir, workdir = prepare_output(output_dir, overwrite, workdir)
+    axes = [_slice_axis(v, config.axis) for v in volumes]
+    if len({*axes}) != 1:
+        raise IsovoxError(f"the volumes' slice axes differ ({', '.join(AXIS_NAMES[a] for a in axes)}); "
+                          "stage II trains one 3D generator along one axis: pass axis=")
+    factor = _factor(volumes, axes, config.factor)
+    if not resume:
+        shutil.rmtree(workdir, ignore_errors=True)
+    record_run(workdir, fingerprint_of(METHOD, config, volumes), resume)
+
+    norms = [intensity_range(v, config.percentiles) for v in volumes]
+    vae, stage1 = train_stage1(volumes, axes, norms, config, workdir / "stage1", resume)
+    synthesized = [crop for v, a, n in zip(volumes, axes, norms)
+                   for crop in _phase_crops(synthesize_volume(vae, v, factor, a, n, mode=config.synthesis,
+                                                              overlap=config.tile_overlap), a, factor)]
+    info = {"vae": vae.build_config, "normalisation": norms, "axes": [AXIS_NAMES[a] for a in axes],
+            "factor": factor, "synthesis": config.synthesis, "tile_overlap": config.tile_overlap}
+    stage1 = {**stage1, "synthesis": config.synthesis, "tile_overlap": config.tile_overlap,
+              "synthesized_volumes": [list(v.shape) for v in synthesized]}
+    stage2_dir = workdir / "stage2-model"
+    if not (stage2_dir / "config.json").is_file():
+        train_supervised3d(synthesized, stage2_dir, overwrite=True, resume=resume, workdir=workdir / "stage2",
+                           method=METHOD, card_extra={"stage1": stage1},
+                           **_stage2_overrides(config, factor, axes[0]))
+    generator, card = load_model(stage2_dir)
+    save_model(output_dir, generator, card, overwrite=overwrite, extra_files=_vae_files(vae, info))
+    shutil.rmtree(workdir, ignore_errors=True)
+    return output_dir
+
