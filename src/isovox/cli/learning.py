@@ -14,7 +14,8 @@ from .common import (ChannelOption, JsonOption, OverwriteOption, SpacingOption, 
 METHOD_HELP = ("training recipe: selfsup (learn from the volume's own lateral planes), supervised3d "
                "(a 3D network learned from isotropic references given with --hr), arbitrary-scale (one "
                "Meta-SRGAN for any factor; --set scale_min=, scale_max=, vgg_weights=PATH, adversarial_weight=), "
-               "degradation-learning (a CycleGAN learns the real axial degradation first; --set cycle_iterations=N)")
+               "degradation-learning (a CycleGAN learns the real axial degradation first; --set cycle_iterations=N), "
+               "vae-two-stage (VAE slice interpolation then a 3D generator, paper 003; one or more inputs)")
 ARCH_HELP = ("network: drcnet, a2i, edsr, rcan, rdn, vdsr, isonet1, isonet2 (2D); mdcsrn, dcsrn, "
              "deepresolve (3D; a preset may be spelled in, e.g. mdcsrn-b4u4k12)")
 PRESET_HELP = "network size: default (small, CPU) or paper (the paper's size, for a GPU)"
@@ -74,6 +75,22 @@ def _degradation_learning_options(options: dict) -> dict:
     return options
 
 
+def _vae_two_stage_options(options: dict, factor: Optional[float]) -> dict:
+    """The CLI options, mapped onto :class:`VAETwoStageConfig` fields (iterations: stage II's)."""
+    from ..errors import IsovoxError
+
+    if options.pop("target_spacing") is not None or options.pop("fwhm") is not None \
+            or options.pop("recipe") != "gaussian":
+        raise IsovoxError("--target-spacing, --fwhm and --recipe do not apply to vae-two-stage (use --factor; "
+                          "stage II takes one slice of K, paper 003)")
+    if options.pop("noise", None) or options.pop("artifacts", None) or options.pop("minutes") is not None:
+        raise IsovoxError("--noise, --artifacts and --minutes are not available for vae-two-stage; "
+                          "budgets are iterations (--iterations for stage II, --set warmup_iterations=...)")
+    if "iterations" in options:
+        options["stage2_iterations"] = options.pop("iterations")
+    return {**options, "factor": factor}
+
+
 def _arbitrary_scale_options(options: dict) -> dict:
     """The selfsup-shaped CLI options, mapped onto :class:`ArbitraryScaleConfig` fields."""
     from ..errors import IsovoxError
@@ -124,7 +141,7 @@ def train(
                                "(kspace for supervised3d: k-space truncation, paper 004)"),
     fwhm: Optional[float] = typer.Option(None, help="slice profile FWHM / thickness in physical units "
                                          "(default: the section spacing)"),
-    factor: Optional[float] = typer.Option(None, help="supervised3d: spacing ratio to learn (e.g. 4)"),
+    factor: Optional[float] = typer.Option(None, help="supervised3d, vae-two-stage: spacing ratio to learn (e.g. 4)"),
     axes: str = typer.Option("z", help="supervised3d: degraded axes, e.g. z, or yx for k-space 2x2"),
     gan: bool = typer.Option(False, help="supervised3d: continue with WGAN-GP (mDCSRN-GAN, paper 004)"),
     minutes: Optional[float] = typer.Option(None, help="training budget in minutes"),
@@ -162,7 +179,8 @@ def train(
         raise IsovoxError(f"unknown training method {method!r}; choose one of {', '.join(TRAIN_METHODS)}")
     check_outputs(output, overwrite=overwrite)
     three_d = method == "supervised3d"
-    default_arch = {"supervised3d": "mdcsrn", "arbitrary-scale": "meta-srgan"}.get(method, "drcnet")
+    default_arch = {"supervised3d": "mdcsrn", "arbitrary-scale": "meta-srgan",
+                    "vae-two-stage": "deepresolve"}.get(method, "drcnet")
     options = _training_options(arch or default_arch, preset, target_spacing, recipe,
                                 fwhm, minutes, iterations, patch_size, batch_size, noise, artifacts, seed, device)
     paths = list(hr or []) + list(inputs or [])
@@ -172,6 +190,12 @@ def train(
         if not volumes:
             raise IsovoxError("--method supervised3d needs isotropic reference volumes: --hr VOL [VOL ...]")
         call = dict(volume=None, highres=volumes)
+    elif method == "vae-two-stage":
+        if hr or gan or not paths:
+            raise IsovoxError("--method vae-two-stage learns from anisotropic volumes given as inputs (no --hr, --gan)")
+        options = _vae_two_stage_options(options, factor)
+        volumes = [read_input(path, spacing, unit, channel) for path in paths]
+        call = dict(volume=volumes if len(volumes) > 1 else volumes[0])
     else:
         if hr or factor is not None or gan:
             raise IsovoxError(f"--hr, --factor and --gan are for --method supervised3d, not {method}")

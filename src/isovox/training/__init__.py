@@ -14,7 +14,10 @@
   range of scales (paper 002; :func:`~isovox.training.recipes.arbitrary_scale.train_arbitrary_scale`);
 - ``'degradation-learning'``: a CycleGAN learns the real axial degradation from unpaired lateral
   and axial patches, then a backbone trains on pairs it makes (paper 000;
-  :func:`~isovox.training.recipes.degradation_learning.train_degradation_learning`).
+  :func:`~isovox.training.recipes.degradation_learning.train_degradation_learning`);
+- ``'vae-two-stage'``: latent interpolation of neighbouring slices synthesizes HR volumes, then a
+  3D generator learns from them (paper 003; ``volume`` may be a list;
+  :func:`~isovox.training.recipes.vae_two_stage.train_vae_two_stage`).
 
 ``options`` are the recipe's config fields plus ``overwrite``, ``resume`` and ``workdir``. The
 loop (:func:`fit`, :func:`fit_networks`), losses and settings are importable from here too.
@@ -41,6 +44,7 @@ TRAIN_METHODS: dict[str, tuple[str, str]] = {
     "supervised3d": ("supervised3d", "train_supervised3d"),
     "arbitrary-scale": ("arbitrary_scale", "train_arbitrary_scale"),
     "degradation-learning": ("degradation_learning", "train_degradation_learning"),
+    "vae-two-stage": ("vae_two_stage", "train_vae_two_stage"),
 }
 
 __all__ = ["TRAIN_METHODS", "SelfSupConfig", "SelfSupLoss", "StepContext", "TrainSettings", "TrainingInterrupted",
@@ -55,7 +59,7 @@ def _recipe(method: str):
     return getattr(importlib.import_module(f"{__name__}.recipes.{module}"), function)
 
 
-def train(volume: Volume | None, output_dir: str | Path, method: str = "selfsup", *,
+def train(volume: Volume | Sequence[Volume] | None, output_dir: str | Path, method: str = "selfsup", *,
           ground_truth: Volume | None = None, highres: Volume | Sequence[Volume] | None = None,
           overwrite: bool = False, resume: bool = True, workdir: str | Path | None = None,
           **config_fields: Any) -> Path:
@@ -76,6 +80,8 @@ def train(volume: Volume | None, output_dir: str | Path, method: str = "selfsup"
         raise IsovoxError(f"method {method!r} takes no highres volumes; they are for 'supervised3d'")
     if volume is None:
         raise IsovoxError(f"method {method!r} needs the anisotropic volume to learn from")
+    if not isinstance(volume, Volume) and method != "vae-two-stage":
+        raise IsovoxError(f"method {method!r} learns from one volume; only 'vae-two-stage' takes a list")
     if method == "paired2d":
         if ground_truth is None:
             raise IsovoxError("method 'paired2d' needs ground_truth= (an isotropic volume on the target grid)")
