@@ -18,7 +18,7 @@ def make_volume(shape=(9, 21, 17), spacing=(25.0, 10.0, 10.0), dtype=np.float32,
     return Volume(data.astype(dtype), spacing, "nm", origin=(3.0, -2.0, 5.0))
 
 
-def save_tiny_model(folder, arch="drcnet", factor=2.5, lowres=25.0, target=10.0, seed=1, axes=("z",),
+def _save_tiny_model(folder, arch="drcnet", factor=2.5, lowres=25.0, target=10.0, seed=1, axes=("z",),
                     method="test", **kwargs):
     """A small network from the registry with random weights, saved as a model folder
     (``axes``: the degraded axes a 3D model's card names)."""
@@ -39,4 +39,10 @@ def volume():
 @pytest.fixture(scope="session")
 def drcnet_folder(tmp_path_factory):
     """A tiny DRCNet for factor 2.5 (25 -> 10 nm), saved once for the session."""
-    return save_tiny_model(tmp_path_factory.mktemp("models") / "drcnet", n_feats=8, n_blocks=1)
+    return _save_tiny_model(tmp_path_factory.mktemp("models") / "drcnet", n_feats=8, n_blocks=1)
+
+
+@pytest.fixture(scope="session")
+def save_tiny_model():
+    """The model-folder maker above, as a fixture (test modules cannot import a conftest by name)."""
+    return _save_tiny_model

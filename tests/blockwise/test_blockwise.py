@@ -49,8 +49,7 @@ def test_2d_model_equals_in_memory(tmp_path, volume, drcnet_folder, keep_acquire
     assert np.abs(reference.numpy() - isovox.reconstruct(vol, "cubic").numpy()).max() > 1
 
 
-def test_2d_model_with_low_res_axis_y(tmp_path, volume):
-    from conftest import save_tiny_model
+def test_2d_model_with_low_res_axis_y(save_tiny_model, tmp_path, volume):
 
     folder = save_tiny_model(tmp_path / "m", factor=4.0, lowres=40.0, target=10.0, n_feats=4, n_blocks=2)
     vol = volume(shape=(15, 5, 12), spacing=(10.0, 40.0, 10.0))
@@ -88,8 +87,7 @@ def test_distributed_cluster_by_its_scheduler_address(tmp_path, volume, drcnet_f
 
 @pytest.mark.parametrize("arch, kwargs", [("deepresolve", dict(n_feats=4, n_layers=3)),
                                           ("mdcsrn", dict(blocks=1, units=2, growth=2))])   # batch norm
-def test_3d_model_equals_in_memory(tmp_path, volume, arch, kwargs):
-    from conftest import save_tiny_model
+def test_3d_model_equals_in_memory(save_tiny_model, tmp_path, volume, arch, kwargs):
 
     folder = save_tiny_model(tmp_path / "m", arch, **kwargs)
     vol = volume(shape=(9, 15, 13), spacing=(25.0, 10.0, 10.0))          # factor 2.5
@@ -99,8 +97,7 @@ def test_3d_model_equals_in_memory(tmp_path, volume, arch, kwargs):
     assert np.abs(reference.numpy() - isovox.reconstruct(vol, "cubic").numpy()).max() > 1
 
 
-def test_3d_model_of_two_axes(tmp_path, volume):
-    from conftest import save_tiny_model
+def test_3d_model_of_two_axes(save_tiny_model, tmp_path, volume):
     from isovox.reconstruction.volumetric import reconstruct_with_model3d
     from isovox.store import load_model
 
@@ -113,8 +110,7 @@ def test_3d_model_of_two_axes(tmp_path, volume):
 
 
 @pytest.mark.parametrize("target", [10.0, 7.5])                         # factors 2.5 and 10 / 3
-def test_arbitrary_scale_model_equals_in_memory(tmp_path, volume, target):
-    from conftest import save_tiny_model
+def test_arbitrary_scale_model_equals_in_memory(save_tiny_model, tmp_path, volume, target):
     from isovox.reconstruction.arbitrary import reconstruct_arbitrary
 
     folder = save_tiny_model(tmp_path / "m", "meta-srgan", method="arbitrary-scale", n_feats=8, n_blocks=1,
