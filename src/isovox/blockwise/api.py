@@ -27,9 +27,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import IsovoxError
-from ..reconstruction.grid import reconstruction_grid
+from ..reconstruction.grid import lowres_target, reconstruction_grid
 from ..resample import KERNELS, check_method
-from ..volume import AXIS_NAMES, Volume
+from ..volume import Volume
 from .compute import ARBITRARY, INTERPOLATION, SLICEWISE, VOLUMETRIC, BlockRecipe
 from .execute import BlockJob, execute
 from .plan import make_plan
@@ -170,7 +170,7 @@ def _resolve_model(volume, method, folder: Path, target_spacing, axis, out_dtype
     name = card.architecture.get("name")
     kind = VOLUMETRIC if name in list_models() and model_info(name).family == "3d" else SLICEWISE
     kind = ARBITRARY if card.method == ARBITRARY_METHOD else kind
-    scalar_target = _lowres_target(volume, target_spacing, axis)
+    scalar_target = lowres_target(volume, target_spacing, axis)
     network, _ = load_model(folder, device="cpu")          # the driver only measures its reach
     kernel_radius = _kernel_radius("cubic")
     if kind == VOLUMETRIC:
@@ -198,21 +198,5 @@ def _resolve_model(volume, method, folder: Path, target_spacing, axis, out_dtype
                          model_target=target, device=device, batch_size=batch_size, keep_acquired=keep_acquired)
     reach = dict(kernel_radius=kernel_radius, halo=halo, multiple=size_multiple(network))
     return recipe, _factors(volume, full_target), reach
-
-
-def _lowres_target(volume: Volume, target_spacing, axis) -> float | None:
-    """A model refines the low-res axis only: a 3-value target must keep the other two."""
-    if target_spacing is None or np.ndim(target_spacing) == 0:
-        return target_spacing
-
-    lowres, _ = reconstruction_grid(volume, None, axis)
-    values = [float(t) for t in target_spacing]
-    if len(values) != 3:
-        raise IsovoxError(f"target spacing needs 1 or 3 values, got {len(values)}")
-    moved = [AXIS_NAMES[a] for a in range(3) if a != lowres and not np.isclose(values[a], volume.spacing[a], rtol=1e-6)]
-    if moved:
-        raise IsovoxError(f"a model reconstructs the low-resolution axis only; target spacing along "
-                          f"{', '.join(moved)} must stay {volume.spacing}")
-    return values[lowres]
 
 

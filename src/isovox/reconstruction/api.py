@@ -18,8 +18,8 @@ from ..errors import IsovoxError
 from ..progress import progress_bar
 from ..resample import METHODS as INTERPOLATION_METHODS  # noqa: F401  (re-exported)
 from ..resample import check_method, resample, resampling_plan
-from ..volume import AXIS_NAMES, Volume, check_finite
-from .grid import reconstruction_grid
+from ..volume import Volume, check_finite
+from .grid import lowres_target, reconstruction_grid
 
 
 def reconstruct(volume: Volume, method: str = "cubic", target_spacing: float | Sequence[float] | None = None,
@@ -72,28 +72,12 @@ def _reconstruct_with_model_folder(volume, method, target_spacing, axis, dtype, 
             raise IsovoxError("a 3D model takes one target spacing, that of the axes it refines")
         return _reconstruct_3d(volume, folder, card, target_spacing, axis, dtype, device, batch_size, tile,
                                keep_acquired)
-    target_spacing = _lowres_target(volume, target_spacing, axis)
+    target_spacing = lowres_target(volume, target_spacing, axis)
     check_card(volume, card, target_spacing, axis)
     network, card = load_model(folder, device=resolve_device(device))
     return reconstruct_with_model(volume, network, card, device=device, batch_size=batch_size,
                                   tile=tile, keep_acquired=keep_acquired, dtype=dtype,
                                   target_spacing=target_spacing, axis=axis)
-
-
-def _lowres_target(volume: Volume, target_spacing, axis) -> float | None:
-    """The target spacing of the low-resolution axis from one value or three (others unchanged)."""
-    if target_spacing is None or np.ndim(target_spacing) == 0:
-        return target_spacing
-    lowres, _ = reconstruction_grid(volume, None, axis)
-    values = [float(t) for t in target_spacing]  # type: ignore[union-attr]
-    if len(values) != 3:
-        raise IsovoxError(f"target spacing needs 1 or 3 values, got {len(values)}")
-    moved = [AXIS_NAMES[a] for a in range(3)
-             if a != lowres and not np.isclose(values[a], volume.spacing[a], rtol=1e-6)]
-    if moved:
-        raise IsovoxError(f"a model reconstructs the low-resolution axis only; target spacing "
-                          f"along {', '.join(moved)} must stay {volume.spacing}")
-    return values[lowres]
 
 
 def _reconstruct_3d(volume, folder, card, target_spacing, axis, dtype, device, batch_size, tile,

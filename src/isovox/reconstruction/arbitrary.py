@@ -38,8 +38,8 @@ from ..progress import progress_bar
 from ..resample import cast_to_dtype
 from ..runtime import tune_cpu_allocator
 from ..store import load_model, read_card
-from ..volume import AXIS_NAMES, PLANE_AXES, Volume, check_finite, planes_containing, resampling_factor
-from .grid import reconstruction_grid
+from ..volume import PLANE_AXES, Volume, check_finite, planes_containing, resampling_factor
+from .grid import lowres_target, reconstruction_grid
 from .slicewise import acquired_indices, auto_batch_size, resolve_device
 
 __all__ = ["reconstruct_arbitrary", "predict_scaled_planes"]
@@ -51,16 +51,7 @@ _RANGE_TOLERANCE = 1e-6
 def _target(volume: Volume, target_spacing, axis) -> tuple[int, float]:
     """(low-res axis, its target spacing); three values must leave the other axes unchanged."""
     lowres, _ = reconstruction_grid(volume, None, axis)
-    if target_spacing is not None and np.ndim(target_spacing) != 0:
-        values = [float(t) for t in target_spacing]
-        if len(values) != 3:
-            raise IsovoxError(f"target spacing needs 1 or 3 values, got {len(values)}")
-        moved = [AXIS_NAMES[a] for a in range(3) if a != lowres and not math.isclose(values[a], volume.spacing[a], rel_tol=1e-6)]
-        if moved:
-            raise IsovoxError(f"a model reconstructs the low-resolution axis only; target spacing along "
-                              f"{', '.join(moved)} must stay {volume.spacing}")
-        target_spacing = values[lowres]
-    _, grid = reconstruction_grid(volume, target_spacing, lowres)
+    _, grid = reconstruction_grid(volume, lowres_target(volume, target_spacing, axis), lowres)
     return lowres, grid[lowres]
 
 

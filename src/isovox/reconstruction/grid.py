@@ -51,3 +51,23 @@ def reconstruction_grid(volume: Volume, target_spacing: float | Sequence[float] 
                               f"than the input's {volume.spacing[a]:g} (factor {factor:.4g} < 1); "
                               "reconstruction only refines")
     return lowres, tuple(target)  # type: ignore[return-value]
+
+
+def lowres_target(volume: Volume, target_spacing: float | Sequence[float] | None,
+                  axis: int | str | None = None) -> float | None:
+    """The target spacing of the low-resolution axis, for a model that refines that axis only.
+
+    One value (or None) passes through; three values must leave the other two axes unchanged.
+    """
+    if target_spacing is None or np.ndim(target_spacing) == 0:
+        return target_spacing  # type: ignore[return-value]
+    lowres, _ = reconstruction_grid(volume, None, axis)
+    values = [float(t) for t in target_spacing]  # type: ignore[union-attr]
+    if len(values) != 3:
+        raise IsovoxError(f"target spacing needs 1 or 3 values, got {len(values)}")
+    moved = [AXIS_NAMES[a] for a in range(3)
+             if a != lowres and not np.isclose(values[a], volume.spacing[a], rtol=1e-6)]
+    if moved:
+        raise IsovoxError(f"a model reconstructs the low-resolution axis only; target spacing "
+                          f"along {', '.join(moved)} must stay {volume.spacing}")
+    return values[lowres]
