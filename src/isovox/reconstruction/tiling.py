@@ -45,6 +45,7 @@ from torch import nn
 from ..errors import IsovoxError
 
 _HALO_CACHE: dict[str, int] = {}
+_WHAT = "slice-wise reconstruction"
 _PROBE_MAX_SIZE = 4096       # longest probe strip before the field is deemed unbounded
 
 
@@ -163,14 +164,16 @@ def _chunks(n: int, size: int) -> Iterator[slice]:
         yield slice(start, min(n, start + size))
 
 
-def _forward(model: nn.Module, batch: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """(B, H, W) float32 -> (B, H, W) float32 on ``device``; bf16 autocast on CUDA only."""
+def forward_same_size(model: nn.Module, batch: torch.Tensor, device: torch.device, what: str) -> torch.Tensor:
+    """(B, *S) float32 -> (B, *S) float32 on ``device`` through a one-channel network of the same
+    output size (planes for 2D, patches for 3D); bf16 autocast on CUDA only. ``what`` names the
+    caller in the error for a network that changes the size."""
     x = batch.to(device, non_blocking=True).unsqueeze(1)
     with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
         y = model(x)
     if y.shape != x.shape:
         raise IsovoxError(f"the network returned shape {tuple(y.shape)} for input {tuple(x.shape)}; "
-                         "slice-wise reconstruction needs a same-size (pre-upsampled) network")
+                          f"{what} needs a same-size (pre-upsampled) network")
     return y[:, 0].float()
 
 
@@ -218,7 +221,7 @@ def predict_planes(model: nn.Module, planes: np.ndarray | torch.Tensor, *,
         with torch.inference_mode():
             if not tiled:
                 for chunk in _chunks(n, batch_size):
-                    output[chunk] = _forward(model, source[chunk], device).to(output.device)
+                    output[chunk] = forward_same_size(model, source[chunk], device, _WHAT).to(output.device)
             else:
                 for tiles in _tile_groups((h, w), core, halo).values():
                     _predict_tile_group(model, source, output, tiles, batch_size, device)
@@ -234,6 +237,6 @@ def _predict_tile_group(model: nn.Module, source: torch.Tensor, output: torch.Te
     for chunk in _chunks(len(items), batch_size):
         batch = torch.stack([source[p, r0:r1, c0:c1]
                              for p, ((r0, r1, _, _), (c0, c1, _, _)) in items[chunk]])
-        result = _forward(model, batch, device).to(output.device)
+        result = forward_same_size(model, batch, device, _WHAT).to(output.device)
         for k, (p, ((r0, _, k0, k1), (c0, _, j0, j1))) in enumerate(items[chunk]):
             output[p, k0:k1, j0:j1] = result[k, k0 - r0:k1 - r0, j0 - c0:j1 - c0]

@@ -52,7 +52,7 @@ from ..runtime import tune_cpu_allocator
 from ..units import conversion_factor
 from ..volume import AXIS_NAMES, Volume, axis_index, check_finite, lowres_axis, resampling_factor
 from .slicewise import FACTOR_RTOL, acquired_indices, resolve_device
-from .tiling import tile_spans, model_device
+from .tiling import forward_same_size, model_device, tile_spans
 
 _RADIUS_CACHE: dict[str, int] = {}
 _PROBE_RADIUS = 64            # farthest dependency a probe can see; beyond it the field counts as global
@@ -133,7 +133,7 @@ def predict_volume(model: nn.Module, volume: np.ndarray, *, patch: int | Sequenc
                 for first in range(0, len(patches), batch_size):
                     chunk = patches[first:first + batch_size]
                     batch = torch.stack([source[tuple(slice(a, b) for a, b, _, _ in spans)] for spans in chunk])
-                    result = _forward(model, batch, device)
+                    result = forward_same_size(model, batch, device, "3D reconstruction").cpu().numpy()
                     for k, spans in enumerate(chunk):
                         core = tuple(slice(c0 - a, c1 - a) for a, _, c0, c1 in spans)
                         output[tuple(slice(c0, c1) for _, _, c0, c1 in spans)] = result[k][core]
@@ -147,16 +147,6 @@ def predict_volume(model: nn.Module, volume: np.ndarray, *, patch: int | Sequenc
 def _patch_spans(shape: tuple[int, ...], cores: tuple[int, ...], margin: int) -> list[tuple]:
     per_axis = [tile_spans(n, min(int(c), n), margin) for n, c in zip(shape, cores)]
     return [(a, b, c) for a in per_axis[0] for b in per_axis[1] for c in per_axis[2]]
-
-
-def _forward(model: nn.Module, batch: torch.Tensor, device: torch.device) -> np.ndarray:
-    x = batch.to(device, non_blocking=True).unsqueeze(1)
-    with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
-        y = model(x)
-    if y.shape != x.shape:
-        raise IsovoxError(f"the network returned shape {tuple(y.shape)} for input {tuple(x.shape)}; "
-                          "3D reconstruction needs a same-size (pre-upsampled) network")
-    return y[:, 0].float().cpu().numpy()
 
 
 def card_axes(card) -> tuple[int, ...]:
