@@ -2,7 +2,7 @@
 
 Each method runs its own in-memory code on the region (:func:`isovox.resample.resample` for
 interpolation, :func:`isovox.reconstruction.slicewise.reconstruct_with_model` for a 2D model
-folder, the volumetric path for a 3D one, :func:`isovox.reconstruction.arbitrary.reconstruct_arbitrary`
+folder, the volumetric path for a 3D one, :func:`isovox.reconstruction.arbitrary.reconstruct_with_arbitrary_model`
 for an arbitrary-scale one), so a block is the whole-volume result by construction
 (:mod:`.plan` explains why the crop is exact) and no method is implemented twice.
 
@@ -70,15 +70,6 @@ def reconstruct_region(region: Volume, recipe: BlockRecipe) -> Volume:
     dtype = np.dtype(recipe.dtype)
     if recipe.kind == INTERPOLATION:
         return resample(region, recipe.target, recipe.method, dtype=dtype)
-    if recipe.kind == ARBITRARY:
-        # reconstruct_arbitrary takes the folder and loads the network itself (a small file read
-        # per block); it has no entry point for a network already in memory
-        from ..reconstruction.arbitrary import reconstruct_arbitrary
-
-        return reconstruct_arbitrary(region, recipe.model, target_spacing=recipe.model_target, axis=recipe.axis,
-                                     dtype=dtype, device=str(worker_device(recipe.device)),
-                                     batch_size=recipe.batch_size, keep_acquired=recipe.keep_acquired,
-                                     progress=False)
     model, card = cached_model(recipe)
     options = dict(device=model_device_of(model), dtype=dtype, target_spacing=recipe.model_target,
                    axis=recipe.axis, keep_acquired=recipe.keep_acquired, batch_size=recipe.batch_size,
@@ -87,6 +78,10 @@ def reconstruct_region(region: Volume, recipe: BlockRecipe) -> Volume:
         from ..reconstruction.slicewise import reconstruct_with_model
 
         return reconstruct_with_model(region, model, card, **options)
+    if recipe.kind == ARBITRARY:
+        from ..reconstruction.arbitrary import reconstruct_with_arbitrary_model
+
+        return reconstruct_with_arbitrary_model(region, model, card, **options)
     from ..reconstruction.volumetric import reconstruct_with_model3d
 
     return reconstruct_with_model3d(region, model, card, **options)

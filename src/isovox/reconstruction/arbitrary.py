@@ -113,11 +113,31 @@ def reconstruct_arbitrary(volume: Volume, folder: str | Path, *, target_spacing:
     if card.method != METHOD:
         raise IsovoxError(f"{folder} holds a {card.method!r} model; reconstruct_arbitrary needs an "
                           f"'{METHOD}' model (use isovox.reconstruct(volume, model=...) for others)")
+    _check_range(_factor(volume, target_spacing, axis), card)      # before building the network
+    network, card = load_model(folder, device=resolve_device(device))
+    return reconstruct_with_arbitrary_model(volume, network, card, target_spacing=target_spacing, axis=axis,
+                                            dtype=dtype, device=device, batch_size=batch_size, tile=tile,
+                                            keep_acquired=keep_acquired, progress=progress)
+
+
+def _factor(volume: Volume, target_spacing, axis) -> float:
+    lowres, target = _target(volume, target_spacing, axis)
+    return resampling_factor(volume.spacing[lowres], target)
+
+
+def reconstruct_with_arbitrary_model(volume: Volume, network: torch.nn.Module, card, *,
+                                     target_spacing: float | Sequence[float] | None = None,
+                                     axis: int | str | None = None, dtype: str | np.dtype | None = None,
+                                     device: str | torch.device = "auto", batch_size: int | None = None,
+                                     tile: int | Sequence[int] | None = None, keep_acquired: bool = False,
+                                     progress: bool = True) -> Volume:
+    """:func:`reconstruct_arbitrary` with a network already loaded (``store.load_model``), e.g. one
+    cached per blockwise worker."""
     lowres, target = _target(volume, target_spacing, axis)
     factor = resampling_factor(volume.spacing[lowres], target)
     _check_range(factor, card)
     device = resolve_device(device)
-    network, card = load_model(folder, device=device)
+    network.to(device)
     if getattr(network, "convention", None) != METHOD:
         _fixed_scale_check(network, factor)
     low, high = float(card.normalisation["low"]), float(card.normalisation["high"])
