@@ -32,6 +32,7 @@ every function here is a no-op.
 
 from __future__ import annotations
 
+import atexit
 import os
 from typing import Any, Callable, Mapping
 
@@ -63,10 +64,19 @@ def local_device(device: torch.device) -> torch.device:
     launched = int(os.environ.get("WORLD_SIZE", "1")) > 1
     if launched and dist.is_available() and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        # Leave the group before the interpreter tears down: a gloo group still alive at exit can
+        # abort the process ("terminate called without an active exception"), failing the run.
+        atexit.register(_leave)
     if is_distributed() and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
     return device
+
+
+def _leave() -> None:
+    if dist.is_initialized():
+        dist.barrier()               # no rank leaves while another still talks to it
+        dist.destroy_process_group()
 
 
 def wrap(networks: Mapping[str, nn.Module], device: torch.device) -> dict[str, nn.Module]:
