@@ -10,15 +10,17 @@ PSNR/SSIM, border 4):
 - VAE-only up-sampling (stage I alone): the paper's rule (every slice decoded) and isovox's
   'residual' synthesis (acquired slices kept, the decoder's misfit carried over with cubic);
 - proposed: :func:`train_vae_two_stage` on the *low-resolution* training part only (VAE, then a
-  3D DeepResolve on the synthesized volumes), applied to the held-out low-resolution part;
+  3D generator on the synthesized volumes, with the in-plane axes' pairs, the recipe's default),
+  applied to the held-out low-resolution part;
+- proposed with the paper's pairs only (slice axis; ``lateral_pairs=False``), on the same VAE;
 - oracle: the same 3D generator and budget trained on the *true* HR training part
   (:func:`train_supervised3d`, recipe 'take').
 
 Paper 003 Fig. 9: latent distances d1, d2, d3 on the held-out ground truth for the VAE trained
 with L_comp and for one trained identically but with eta = 0 in the last phase.
 
-    nice -n 5 .venv/bin/python benchmarks/vae_two_stage.py colin27
-    nice -n 5 .venv/bin/python benchmarks/vae_two_stage.py flyem --no-ablation
+    nice -n 5 .venv/bin/python benchmarks/vae_two_stage.py colin27 --patch 16 --stage2 1000
+    nice -n 5 .venv/bin/python benchmarks/vae_two_stage.py flyem --no-ablation --patch 16 --stage2 1000
     .venv/bin/python benchmarks/vae_two_stage.py figure     # docs/figures/vae_two_stage.png
     .venv/bin/python benchmarks/vae_two_stage.py table
 
@@ -153,6 +155,15 @@ def run_dataset(name: str, config: VAETwoStageConfig, ablation: bool, cache: Pat
                                                  "input_validation_psnr", "final_loss")}}
     print(name, "proposed", record["methods"]["proposed"]["scores"]["mean"], flush=True)
 
+    # The paper's stage II (pairs along the slice axis only), on the same VAE.
+    paper = VAETwoStageConfig(**{**vars(config), "lateral_pairs": False, "vae_from": str(folder)})
+    paper_folder, train_seconds = timed(train_vae_two_stage, train.lowres, work / "proposed-paper-pairs", paper)
+    result, seconds = timed(reconstruct, lowres, model=paper_folder, dtype="float32")
+    record["methods"]["proposed, slice-axis pairs only (paper)"] = {
+        "scores": scores(truth, result, axis, mask), "train_seconds": train_seconds, "infer_seconds": seconds}
+    print(name, "proposed (paper pairs)", record["methods"]["proposed, slice-axis pairs only (paper)"]["scores"]["mean"],
+          flush=True)
+
     vae, info = load_stage1_vae(folder)
     norm = intensity_range(lowres)                 # a new volume is normalised with its own range
     for mode in ("decoded", "residual"):
@@ -175,9 +186,11 @@ def run_dataset(name: str, config: VAETwoStageConfig, ablation: bool, cache: Pat
     print(name, json.dumps(record["latent_distances"], indent=1), flush=True)
 
     # The oracle does not depend on stage I: its model folder is kept per budget and reused.
-    oracle_dir = cache / f"{name}-oracle-{config.arch}-{config.preset}-{config.stage2_iterations}"
+    oracle_dir = cache / f"{name}-oracle-{config.arch}-{config.preset}-{config.stage2_iterations}-{config.patch_size}"
     overrides = dict(arch=config.arch, preset=config.preset, factor=FACTOR, axes=axis, recipe="take",
                      iterations=config.stage2_iterations, seed=config.seed, device=config.device)
+    if config.patch_size is not None:
+        overrides["patch_size"] = config.patch_size
     seconds = read_card(oracle_dir).training.get("minutes", 0) * 60 if oracle_dir.is_dir() else None
     if seconds is None:
         _, seconds = timed(train_supervised3d, train.ground_truth, oracle_dir, **overrides)
@@ -271,6 +284,8 @@ def main() -> None:
     parser.add_argument("--stage1", type=int, nargs=3, metavar=("WARMUP", "ADVERSARIAL", "COMPACT"))
     parser.add_argument("--stage2", type=int, help="stage-II (and oracle) iterations")
     parser.add_argument("--synthesis", choices=("residual", "decoded"))
+    parser.add_argument("--arch", help="stage-II (and oracle) generator, default the recipe's")
+    parser.add_argument("--patch", type=int, help="stage-II (and oracle) patch size, default the 3D recipe's")
     parser.add_argument("--no-ablation", action="store_true", help="skip the VAE without L_comp")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/isovox-vae-two-stage"))
     args = parser.parse_args()
@@ -286,6 +301,10 @@ def main() -> None:
         changes["stage2_iterations"] = args.stage2
     if args.synthesis:
         changes["synthesis"] = args.synthesis
+    if args.arch:
+        changes["arch"] = args.arch
+    if args.patch:
+        changes["patch_size"] = args.patch
     run_dataset(args.command, VAETwoStageConfig(**changes), not args.no_ablation, args.cache)
 
 

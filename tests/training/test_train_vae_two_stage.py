@@ -8,12 +8,13 @@ import isovox
 from isovox.errors import IsovoxError
 from isovox.models.vae import create_slice_critic, create_vae
 from isovox.store import read_card
-from isovox.training.recipes.vae_two_stage import (METHOD, SliceTriplets, VAETwoStageConfig, load_stage1_vae,
-                                                   stage1_step, train_stage1, train_vae_two_stage)
+from isovox.training.recipes.vae_two_stage import (METHOD, SliceTriplets, VAETwoStageConfig, _lateral_views,
+                                                   load_stage1_vae, stage1_step, train_stage1,
+                                                   train_vae_two_stage)
 from isovox.volume import Volume
 
 TINY_VAE = {"slice_size": 16, "latent": 4, "n_blocks": 2, "n_feats": 4, "max_feats": 8}
-TINY = dict(vae_kwargs=TINY_VAE, warmup_iterations=2, adversarial_iterations=2, compact_iterations=2,
+TINY = dict(vae_kwargs=TINY_VAE, arch="deepresolve", warmup_iterations=2, adversarial_iterations=2, compact_iterations=2,
             vae_batch_size=2, stage2_iterations=2, patch_size=8, batch_size=2, device="cpu",
             stage2_options={"model_kwargs": {"n_feats": 4, "n_layers": 2}, "validation_fraction": 0})
 
@@ -111,7 +112,8 @@ def test_two_stages_write_a_model_folder_that_reconstructs(thick, tmp_path):
     card = read_card(folder)
     assert card.method == METHOD and card.factor == pytest.approx(4.0)
     assert card.architecture["name"] == "deepresolve"
-    assert card.degradation["recipe"] == "take" and card.degradation["volumes"] == 4   # 4 phases
+    # 4 phases along the slice axis, and the 2 in-plane axes swapped into its place
+    assert card.degradation["recipe"] == "take" and card.degradation["volumes"] == 6
     stage1 = card.training["stage1"]
     assert [p["name"] for p in stage1["phases"]] == ["warm-up", "adversarial", "compactness"]
     vae, info = load_stage1_vae(folder)
@@ -121,6 +123,28 @@ def test_two_stages_write_a_model_folder_that_reconstructs(thick, tmp_path):
     assert result.shape == (20, 45, 24) and result.spacing == (1.0, 1.0, 1.0)
     with pytest.raises(IsovoxError, match="exists"):
         train_vae_two_stage(thick, folder, **TINY)
+
+
+def test_lateral_views_put_each_in_plane_axis_where_the_slice_axis_was():
+    data = np.random.default_rng(1).random((5, 6, 7)).astype(np.float32)
+    volume = Volume(data, spacing=(1.0, 2.0, 3.0), unit="mm")
+    views = _lateral_views(volume, 1)
+    assert [v.shape for v in views] == [(6, 5, 7), (5, 7, 6)]
+    assert [v.spacing for v in views] == [(2.0, 1.0, 3.0), (1.0, 3.0, 2.0)]
+    assert np.array_equal(views[0].numpy()[:, 2], data[2])          # z now runs along axis 1
+    assert np.array_equal(views[1].numpy()[:, 4], data[:, :, 4])     # x now runs along axis 1
+
+
+def test_a_second_stage_two_can_reuse_the_first_vae(thick, tmp_path):
+    first = train_vae_two_stage(thick, tmp_path / "first", **TINY)
+    second = train_vae_two_stage(thick, tmp_path / "second", **{**TINY, "vae_from": str(first),
+                                                                 "lateral_pairs": False})
+    card = read_card(second)
+    assert card.degradation["volumes"] == 4                         # slice-axis phases only (the paper)
+    assert card.training["stage1"]["reused_from"] == str(first.resolve())
+    for (name, a), b in zip(load_stage1_vae(first)[0].state_dict().items(),
+                            load_stage1_vae(second)[0].state_dict().values()):
+        assert torch.equal(a, b), name
 
 
 def test_bad_inputs_raise_one_line_errors(thick, tmp_path):

@@ -180,7 +180,7 @@ def train(
     check_outputs(output, overwrite=overwrite)
     three_d = method == "supervised3d"
     default_arch = {"supervised3d": "mdcsrn", "arbitrary-scale": "meta-srgan",
-                    "vae-two-stage": "deepresolve"}.get(method, "drcnet")
+                    "vae-two-stage": "mdcsrn-b4u4k12"}.get(method, "drcnet")
     options = _training_options(arch or default_arch, preset, target_spacing, recipe,
                                 fwhm, minutes, iterations, patch_size, batch_size, noise, artifacts, seed, device)
     paths = list(hr or []) + list(inputs or [])
