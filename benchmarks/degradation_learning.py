@@ -52,6 +52,8 @@ AXIAL = ("xz", "yz")
 # 400-iteration pilots (Table 3 on the held-out half: linear 34.8 dB, with ReLU 34.5 dB).
 PATCH, BATCH = 48, 8
 CYCLE = dict(cycle_model_kwargs={"n_feats": 16, "n_blocks": 2}, g_hl_kwargs={"linear": True})
+# --g-hl profile: isovox's G_hl that can only blur (positive row profile) and add learned noise
+G_HL = {"blocks": CYCLE, "profile": dict(cycle_model_kwargs=CYCLE["cycle_model_kwargs"], g_hl="g_hl_profile")}
 
 
 def machine() -> dict:
@@ -97,14 +99,15 @@ def reconstruct_and_score(name: str, folder: Path, held, gt, extra: dict) -> Non
                 "scores": scores(gt, result)})
 
 
-def run_learn(iterations: int, cycle_iterations: int, seed: int, weight_cycle: float, tag: str) -> None:
+def run_learn(iterations: int, cycle_iterations: int, seed: int, weight_cycle: float, tag: str,
+              g_hl: str = "blocks") -> None:
     """Stage one + DRCNet on the learned pairs ('ours'), and Table 3 for its G_hl."""
     train, held, gt, _, truth = parts()
     folder = WORK / f"ours{tag}_drcnet"
     start = time.perf_counter()
     train_degradation_learning(train, folder, overwrite=True, arch="drcnet", iterations=iterations,
                                cycle_iterations=cycle_iterations, patch_size=PATCH, batch_size=BATCH,
-                               seed=seed, device="cpu", weight_cycle=weight_cycle, **CYCLE)
+                               seed=seed, device="cpu", weight_cycle=weight_cycle, **G_HL[g_hl])
     total = time.perf_counter() - start
     reconstruct_and_score(f"ours{tag}_drcnet", folder, held, gt, {"arch": "drcnet", "mode": f"ours{tag}",
                                                                     "train_seconds_total": total})
@@ -181,7 +184,8 @@ def run_segment(names: list[str]) -> None:
     save("table2", {"procedure": segment.__doc__.strip(), "threshold": threshold, "scores": scores})
 
 
-def run_sstem(iterations: int, cycle_iterations: int, seed: int, weight_cycle: float, figure: Path) -> None:
+def run_sstem(iterations: int, cycle_iterations: int, seed: int, weight_cycle: float, figure: Path,
+              g_hl: str = "blocks") -> None:
     """Learned degradation vs the Gaussian assumption on real ssTEM; a y-crop is reconstructed."""
     volume = io.read(SSTEM)                                          # 30 x 512 x 512 at 50 x 4 x 4 nm
     common = dict(arch="drcnet", iterations=iterations, patch_size=64, batch_size=BATCH, seed=seed,
@@ -189,7 +193,7 @@ def run_sstem(iterations: int, cycle_iterations: int, seed: int, weight_cycle: f
     timings = {}
     start = time.perf_counter()
     train_degradation_learning(volume, WORK / "sstem_ours", overwrite=True, cycle_iterations=cycle_iterations,
-                               weight_cycle=weight_cycle, **common, **CYCLE)
+                               weight_cycle=weight_cycle, **common, **G_HL[g_hl])
     timings["ours"] = time.perf_counter() - start
     start = time.perf_counter()
     train_selfsup(volume, WORK / "sstem_gaussian", overwrite=True, recipe="gaussian", **common)
@@ -241,6 +245,8 @@ def main() -> None:
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--weight-cycle", type=float, default=10.0)
         p.add_argument("--tag", default="", help="suffix naming a stage-one variant")
+        p.add_argument("--g-hl", choices=tuple(G_HL), default="blocks",
+                       help="stage one's G_hl: the paper's residual blocks or isovox's blur profile + noise")
         if name == "arm":
             p.add_argument("--arch", default="drcnet")
             p.add_argument("--mode", choices=("take", "gaussian", "ours", "ideal"), required=True)
@@ -254,7 +260,7 @@ def main() -> None:
     torch.set_num_threads(1)
     WORK.mkdir(parents=True, exist_ok=True)
     if args.command == "learn":
-        run_learn(args.iterations, args.cycle_iterations, args.seed, args.weight_cycle, args.tag)
+        run_learn(args.iterations, args.cycle_iterations, args.seed, args.weight_cycle, args.tag, args.g_hl)
     elif args.command == "arm":
         run_arm(args.arch, args.mode, args.iterations, args.seed, args.tag)
     elif args.command == "cubic":
@@ -262,7 +268,7 @@ def main() -> None:
     elif args.command == "segment":
         run_segment(args.names)
     elif args.command == "sstem":
-        run_sstem(args.iterations, args.cycle_iterations, args.seed, args.weight_cycle, args.figure)
+        run_sstem(args.iterations, args.cycle_iterations, args.seed, args.weight_cycle, args.figure, args.g_hl)
     else:
         print_tables()
 

@@ -88,7 +88,7 @@ def machine() -> dict:
 
 
 def run_task(name: str, iterations: int, gan_iterations: int, patch: int, batch: int, seed: int,
-             models: list[str]) -> None:
+             models: list[str], gan_settings: dict | None = None, out: str | None = None) -> None:
     task = TASKS[name]
     volume = io.read(task["path"])
     train_half, test_half = halves(volume, task["split_axis"])
@@ -117,7 +117,8 @@ def run_task(name: str, iterations: int, gan_iterations: int, patch: int, batch:
                            recipe=task["recipe"], patch_size=patch, batch_size=batch, seed=seed, device="cpu")
             start = time.perf_counter()
             if gan:
-                options.update(init_from=str(folders[preset]), gan=True, gan_iterations=gan_iterations)
+                options.update(init_from=str(folders[preset]), gan=True, gan_iterations=gan_iterations,
+                               **(gan_settings or {}))
             else:
                 options.update(iterations=iterations)
             train(None, out, method="supervised3d", highres=[train_half], **options)
@@ -141,11 +142,13 @@ def run_task(name: str, iterations: int, gan_iterations: int, patch: int, batch:
     RESULTS.mkdir(parents=True, exist_ok=True)
     payload = {"task": name, **{k: (str(v) if isinstance(v, Path) else v) for k, v in task.items()},
                "iterations": iterations, "gan_iterations": gan_iterations, "patch": patch, "batch": batch,
-               "seed": seed, "machine": machine(), "rows": rows,
+               "seed": seed, "gan_settings": gan_settings or {}, "machine": machine(), "rows": rows,
                "command": f"benchmarks/dense3d.py {name} --iterations {iterations} --gan-iterations "
                           f"{gan_iterations} --patch {patch} --batch {batch} --models "
-                          + " ".join(f"'{m}'" for m in models)}
-    (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2, default=str))
+                          + " ".join(f"'{m}'" for m in models)
+                          + "".join(f" --gan-set {k}={v}" for k, v in (gan_settings or {}).items())
+                          + (f" --out {out}" if out else "")}
+    (RESULTS / f"{out or name}.json").write_text(json.dumps(payload, indent=2, default=str))
 
 
 def print_table() -> None:
@@ -206,14 +209,20 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--models", nargs="+", default=[m[0] for m in MODELS], choices=[m[0] for m in MODELS],
                         help="which networks to train (default: all)")
+    parser.add_argument("--gan-set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a GAN-phase setting of Supervised3DConfig (number), e.g. critic_warmup=1500")
+    parser.add_argument("--out", help="results file name (default: the task's)")
     args = parser.parse_args()
+    gan_settings = {key: float(value) if "." in value or "e" in value else int(value)
+                    for key, value in (item.split("=", 1) for item in args.gan_set)}
     os.environ.setdefault("ISOVOX_PROGRESS", "0")
     if args.task == "table":
         print_table()
     elif args.task == "figure":
         gan_figure("colin", Path(__file__).resolve().parents[1] / "docs" / "figures" / "mdcsrn_gan_losses.png")
     else:
-        run_task(args.task, args.iterations, args.gan_iterations, args.patch, args.batch, args.seed, args.models)
+        run_task(args.task, args.iterations, args.gan_iterations, args.patch, args.batch, args.seed, args.models,
+                 gan_settings, args.out)
 
 
 if __name__ == "__main__":

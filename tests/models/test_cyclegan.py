@@ -6,7 +6,7 @@ import torch
 
 from isovox.degrade.functional import slice_positions
 from isovox.models.cyclegan import (CYCLEGAN_PRESETS, DegradationGenerator, LowResDiscriminator,
-                                    PatchDiscriminator, RowAreaPool, area_pooling_matrix,
+                                    PatchDiscriminator, ProfileDegradation, RowAreaPool, area_pooling_matrix,
                                     create_cyclegan_network, lowres_rows)
 
 
@@ -90,8 +90,9 @@ def test_presets_and_rebuild():
         net = create_cyclegan_network(name)
         again = create_cyclegan_network(net.build_config["name"], **net.build_config["kwargs"])
         again.load_state_dict(net.state_dict())
-        assert n_params(create_cyclegan_network(name, "paper")) > n_params(net)
-    with pytest.raises(ValueError, match="g_hl, d_l, d_h"):
+        if CYCLEGAN_PRESETS[name]["paper"]:
+            assert n_params(create_cyclegan_network(name, "paper")) > n_params(net)
+    with pytest.raises(ValueError, match="g_hl, g_hl_profile, d_l, d_h"):
         create_cyclegan_network("g_lh")
     with pytest.raises(ValueError, match="no preset"):
         create_cyclegan_network("d_h", "huge")
@@ -108,3 +109,33 @@ def test_linear_degradation_generator_is_a_linear_filter():
     relu = DegradationGenerator(factor=4, n_feats=8, n_blocks=2)
     torch.nn.init.normal_(relu.tail.weight, std=0.1)
     assert not torch.allclose(relu(-x) - relu(torch.zeros_like(x)), -(relu(x) - relu(torch.zeros_like(x))), atol=1e-4)
+
+
+def test_profile_degradation_is_a_positive_symmetric_blur_of_the_pooled_rows():
+    net = ProfileDegradation(factor=4, taps=5)
+    weights = net.profile().detach()
+    assert weights.shape == (5,) and torch.all(weights > 0) and float(weights.sum()) == pytest.approx(1.0)
+    assert torch.equal(weights, weights.flip(0)) and float(weights[2]) > 0.9       # starts near the box
+    x = torch.rand(2, 1, 41, 12)
+    constant = torch.full_like(x, 3.0)
+    torch.testing.assert_close(net(constant), torch.full((2, 1, 11, 12), 3.0))      # the mean is kept
+    with torch.no_grad():
+        net.logits.zero_()                                                          # a flat 5-tap profile
+    pooled = RowAreaPool(4)(x)
+    torch.testing.assert_close(net(x)[:, :, 2:-2], sum(pooled[:, :, i:i + 7] for i in range(5)) / 5)
+    torch.testing.assert_close(net(x), net(x))                                       # deterministic
+    (net(x) ** 2).mean().backward()
+    assert net.logits.grad is not None and torch.any(net.logits.grad != 0)
+
+
+def test_profile_degradation_noise_has_the_learned_sigma():
+    net = ProfileDegradation(factor=2, initial_sigma=0.05)
+    clean = torch.zeros(4, 1, 64, 64)
+    noisy = net.add_noise(clean)
+    assert float(noisy.detach().std()) == pytest.approx(0.05, rel=0.05) and net.sigma == pytest.approx(0.05)
+    noisy.abs().mean().backward()
+    assert net.log_sigma.grad is not None and float(net.log_sigma.grad) > 0
+    quiet = ProfileDegradation(factor=2, noise=False)
+    assert torch.equal(quiet.add_noise(clean), clean) and quiet.sigma == 0.0
+    with pytest.raises(ValueError, match="odd"):
+        ProfileDegradation(taps=4)

@@ -11,7 +11,7 @@ from isovox.cli import main
 from isovox.errors import IsovoxError
 from isovox.pairs import intensity_range, normalise
 from isovox.reconstruction import reconstruct
-from isovox.store import load_model
+from isovox.store import load_model, read_card
 from isovox.training.recipes.common import default_workdir
 from isovox.training.recipes.degradation_learning import (DEGRADATION_CONFIG, DEGRADATION_WEIGHTS,
                                                           degrade_volume, load_degradation,
@@ -50,6 +50,19 @@ def test_model_folder_holds_the_backbone_and_the_learned_degradation(trained, bl
     assert info["factor"] == 4.0 and info["axis"] == "z" and info["network"]["name"] == "g_hl"
     # reconstructed slice-wise exactly as a self-supervised model
     assert reconstruct(blobs, model=trained).shape == reconstruct(blobs, "cubic").shape
+
+
+def test_profile_degradation_is_learned_recorded_and_reloaded(blobs, tmp_path):
+    quick = {**QUICK, "g_hl_kwargs": {}}
+    folder = train_degradation_learning(blobs, tmp_path / "profile", cycle_iterations=4, iterations=2,
+                                        g_hl="g_hl_profile", **quick)
+    stage_one = read_card(folder).training["degradation_learning"]
+    profile = stage_one["learned_profile"]
+    assert len(profile) == 5 and sum(profile) == pytest.approx(1.0) and profile != [0.0] * 5
+    assert stage_one["learned_noise_sigma"] > 0
+    network, info = load_degradation(folder)
+    assert info["network"]["name"] == "g_hl_profile"
+    assert torch.allclose(network.profile(), torch.tensor(profile), atol=1e-6)
 
 
 def test_learned_degradation_applies_to_a_sharp_volume(trained, blobs):
