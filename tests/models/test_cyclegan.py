@@ -120,12 +120,12 @@ def test_profile_degradation_is_a_positive_symmetric_blur_of_the_pooled_rows():
     constant = torch.full_like(x, 3.0)
     torch.testing.assert_close(net(constant), torch.full((2, 1, 11, 12), 3.0))      # the mean is kept
     with torch.no_grad():
-        net.logits.zero_()                                                          # a flat 5-tap profile
+        net.scaled_logits.zero_()                                                   # a flat 5-tap profile
     pooled = RowAreaPool(4)(x)
     torch.testing.assert_close(net(x)[:, :, 2:-2], sum(pooled[:, :, i:i + 7] for i in range(5)) / 5)
     torch.testing.assert_close(net(x), net(x))                                       # deterministic
     (net(x) ** 2).mean().backward()
-    assert net.logits.grad is not None and torch.any(net.logits.grad != 0)
+    assert net.scaled_logits.grad is not None and torch.any(net.scaled_logits.grad != 0)
 
 
 def test_profile_degradation_noise_has_the_learned_sigma():
@@ -134,7 +134,7 @@ def test_profile_degradation_noise_has_the_learned_sigma():
     noisy = net.add_noise(clean)
     assert float(noisy.detach().std()) == pytest.approx(0.05, rel=0.05) and net.sigma == pytest.approx(0.05)
     noisy.abs().mean().backward()
-    assert net.log_sigma.grad is not None and float(net.log_sigma.grad) > 0
+    assert net.scaled_log_sigma.grad is not None and float(net.scaled_log_sigma.grad) > 0
     quiet = ProfileDegradation(factor=2, noise=False)
     assert torch.equal(quiet.add_noise(clean), clean) and quiet.sigma == 0.0
     with pytest.raises(ValueError, match="odd"):
