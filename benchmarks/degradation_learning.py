@@ -10,6 +10,15 @@ x < 125 half of the anisotropic volume only; every score is on the held-out x >=
     python benchmarks/degradation_learning.py cubic
     python benchmarks/degradation_learning.py segment          # Table 2: VOI of every reconstruction
     python benchmarks/degradation_learning.py sstem            # ISBI ssTEM xz figure
+
+The recipe's default G_hl (the blur profile with learned noise), as in docs/benchmarks.md:
+
+    python benchmarks/degradation_learning.py learn --g-hl profile --cycle-iterations 1500 --tag _profile
+    python benchmarks/degradation_learning.py arm --arch edsr --mode ours --tag _profile
+    python benchmarks/degradation_learning.py segment ours_profile_drcnet ours_profile_edsr
+    python benchmarks/degradation_learning.py sstem --g-hl profile --cycle-iterations 1500
+
+(``--g-hl blocks``, the default here, is the paper's G_hl, the earlier rows ``ours`` and ``ours_eta1``.)
     python benchmarks/degradation_learning.py table            # markdown tables of everything so far
 
 Arms of Table 1 (same stage-two budget for all: ``--iterations``): 'take' and 'gaussian' (FWHM =
@@ -51,8 +60,8 @@ AXIAL = ("xz", "yz")
 # G_lh (it only serves the cycle) and a linear G_hl (residual blocks without ReLU), chosen from
 # 400-iteration pilots (Table 3 on the held-out half: linear 34.8 dB, with ReLU 34.5 dB).
 PATCH, BATCH = 48, 8
-CYCLE = dict(cycle_model_kwargs={"n_feats": 16, "n_blocks": 2}, g_hl_kwargs={"linear": True})
-# --g-hl profile: isovox's G_hl that can only blur (positive row profile) and add learned noise
+CYCLE = dict(cycle_model_kwargs={"n_feats": 16, "n_blocks": 2}, g_hl="g_hl", g_hl_kwargs={"linear": True})
+# --g-hl profile (the recipe's default G_hl): it can only blur (positive row profile) and add learned noise
 G_HL = {"blocks": CYCLE, "profile": dict(cycle_model_kwargs=CYCLE["cycle_model_kwargs"], g_hl="g_hl_profile")}
 
 

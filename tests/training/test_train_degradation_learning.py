@@ -20,7 +20,7 @@ from isovox.training.recipes.selfsup import train_selfsup
 from isovox.volume import Volume
 
 TINY = {"n_feats": 8, "n_blocks": 1}
-QUICK = dict(model_kwargs=TINY, g_hl_kwargs=TINY, d_l_kwargs={"n_feats": (8, 8, 8, 8)},
+QUICK = dict(model_kwargs=TINY, g_hl="g_hl", g_hl_kwargs=TINY, d_l_kwargs={"n_feats": (8, 8, 8, 8)},
              d_h_kwargs={"n_feats": 8, "n_layers": 2}, patch_size=32, batch_size=4, validate_every=5,
              checkpoint_every=5, validation_pairs=8, device="cpu")
 
@@ -53,9 +53,9 @@ def test_model_folder_holds_the_backbone_and_the_learned_degradation(trained, bl
 
 
 def test_profile_degradation_is_learned_recorded_and_reloaded(blobs, tmp_path):
-    quick = {**QUICK, "g_hl_kwargs": {}}
+    quick = {key: value for key, value in QUICK.items() if key not in ("g_hl", "g_hl_kwargs")}
     folder = train_degradation_learning(blobs, tmp_path / "profile", cycle_iterations=4, iterations=2,
-                                        g_hl="g_hl_profile", **quick)
+                                        **quick)                                  # the default G_hl
     stage_one = read_card(folder).training["degradation_learning"]
     profile = stage_one["learned_profile"]
     assert len(profile) == 5 and sum(profile) == pytest.approx(1.0) and profile != [0.0] * 5
