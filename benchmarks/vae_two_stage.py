@@ -12,7 +12,8 @@ PSNR/SSIM, border 4):
 - proposed: :func:`train_vae_two_stage` on the *low-resolution* training part only (VAE, then a
   3D generator on the synthesized volumes, with the in-plane axes' pairs, the recipe's default),
   applied to the held-out low-resolution part;
-- proposed with the paper's pairs only (slice axis; ``lateral_pairs=False``), on the same VAE;
+- proposed with the paper's pairs only (slice axis; ``stage2_pairs='slice'``), on the same VAE;
+- (``pairs`` command) proposed with ``stage2_pairs='in-plane'`` on the same VAE, one more row;
 - oracle: the same 3D generator and budget trained on the *true* HR training part
   (:func:`train_supervised3d`, recipe 'take').
 
@@ -21,6 +22,7 @@ with L_comp and for one trained identically but with eta = 0 in the last phase.
 
     nice -n 5 .venv/bin/python benchmarks/vae_two_stage.py colin27 --patch 16 --stage2 1000
     nice -n 5 .venv/bin/python benchmarks/vae_two_stage.py flyem --no-ablation --patch 16 --stage2 1000
+    nice -n 5 .venv/bin/python benchmarks/vae_two_stage.py pairs --dataset flyem --pairs in-plane --patch 16 --stage2 1000
     .venv/bin/python benchmarks/vae_two_stage.py figure     # docs/figures/vae_two_stage.png
     .venv/bin/python benchmarks/vae_two_stage.py table
 
@@ -156,7 +158,7 @@ def run_dataset(name: str, config: VAETwoStageConfig, ablation: bool, cache: Pat
     print(name, "proposed", record["methods"]["proposed"]["scores"]["mean"], flush=True)
 
     # The paper's stage II (pairs along the slice axis only), on the same VAE.
-    paper = VAETwoStageConfig(**{**vars(config), "lateral_pairs": False, "vae_from": str(folder)})
+    paper = VAETwoStageConfig(**{**vars(config), "stage2_pairs": "slice", "vae_from": str(folder)})
     paper_folder, train_seconds = timed(train_vae_two_stage, train.lowres, work / "proposed-paper-pairs", paper)
     result, seconds = timed(reconstruct, lowres, model=paper_folder, dtype="float32")
     record["methods"]["proposed, slice-axis pairs only (paper)"] = {
@@ -207,6 +209,25 @@ def run_dataset(name: str, config: VAETwoStageConfig, ablation: bool, cache: Pat
     (RESULTS / f"vae_two_stage_{name}.json").write_text(json.dumps(record, indent=2))
     save_figure_planes(cache / f"{name}_planes.npz", truth, outputs, axis)
     print(json.dumps(record["gaps_db"], indent=2))
+
+
+def add_pairs_row(name: str, config: VAETwoStageConfig, cache: Path) -> None:
+    """One more stage II (``config.stage2_pairs``) on the VAE of an earlier run, added to its record."""
+    spec = DATASETS[name]
+    train, held = parts(name)
+    truth, lowres = held.ground_truth, held.lowres
+    path = RESULTS / f"vae_two_stage_{name}.json"
+    record = json.loads(path.read_text())
+    variant = VAETwoStageConfig(**{**vars(config), "vae_from": str(cache / name / "proposed")})
+    folder, train_seconds = timed(train_vae_two_stage, train.lowres, cache / name / f"pairs-{config.stage2_pairs}",
+                                  variant, overwrite=True)
+    result, seconds = timed(reconstruct, lowres, model=folder, dtype="float32")
+    label = f"proposed, {config.stage2_pairs} pairs only"
+    record["methods"][label] = {"scores": scores(truth, result, spec["axis"], foreground(truth)),
+                                "train_seconds": train_seconds, "infer_seconds": seconds,
+                                "config": json.loads(to_json(vars(variant)))}
+    print(name, label, record["methods"][label]["scores"]["mean"], flush=True)
+    path.write_text(json.dumps(record, indent=2))
 
 
 def save_figure_planes(path: Path, truth, outputs: dict, axis: int) -> None:
@@ -280,7 +301,9 @@ def print_table() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=[*DATASETS, "figure", "table"])
+    parser.add_argument("command", choices=[*DATASETS, "pairs", "figure", "table"])
+    parser.add_argument("--dataset", choices=list(DATASETS), help="pairs: the dataset whose run to extend")
+    parser.add_argument("--pairs", default="in-plane", help="pairs: stage2_pairs of the extra row")
     parser.add_argument("--stage1", type=int, nargs=3, metavar=("WARMUP", "ADVERSARIAL", "COMPACT"))
     parser.add_argument("--stage2", type=int, help="stage-II (and oracle) iterations")
     parser.add_argument("--synthesis", choices=("residual", "decoded"))
@@ -305,6 +328,8 @@ def main() -> None:
         changes["arch"] = args.arch
     if args.patch:
         changes["patch_size"] = args.patch
+    if args.command == "pairs":
+        return add_pairs_row(args.dataset, VAETwoStageConfig(**changes, stage2_pairs=args.pairs), args.cache)
     run_dataset(args.command, VAETwoStageConfig(**changes), not args.no_ablation, args.cache)
 
 

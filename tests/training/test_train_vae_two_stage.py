@@ -138,7 +138,7 @@ def test_lateral_views_put_each_in_plane_axis_where_the_slice_axis_was():
 def test_a_second_stage_two_can_reuse_the_first_vae(thick, tmp_path):
     first = train_vae_two_stage(thick, tmp_path / "first", **TINY)
     second = train_vae_two_stage(thick, tmp_path / "second", **{**TINY, "vae_from": str(first),
-                                                                 "lateral_pairs": False})
+                                                                 "stage2_pairs": "slice"})
     card = read_card(second)
     assert card.degradation["volumes"] == 4                         # slice-axis phases only (the paper)
     assert card.training["stage1"]["reused_from"] == str(first.resolve())
@@ -153,6 +153,8 @@ def test_bad_inputs_raise_one_line_errors(thick, tmp_path):
         train_vae_two_stage([thick, other], tmp_path / "a", **TINY)
     with pytest.raises(IsovoxError, match="synthesis"):
         train_vae_two_stage(thick, tmp_path / "b", **{**TINY, "synthesis": "nearest"})
+    with pytest.raises(IsovoxError, match="stage2_pairs"):
+        train_vae_two_stage(thick, tmp_path / "b", **{**TINY, "stage2_pairs": "all"})
     with pytest.raises(IsovoxError, match="slice axes differ"):
         train_vae_two_stage([thick, Volume(thick.data, spacing=(4.0, 1.0, 1.0), unit="mm")], tmp_path / "c", **TINY)
     with pytest.raises(IsovoxError, match="unknown training setting"):

@@ -53,14 +53,14 @@ Choices where the paper is vague or where a CPU budget forces a change, written 
   (``arch='deepresolve'``), but at its CPU size it learns too slowly for a CPU budget: trained on
   true FlyEM x4 'take' pairs for 200 iterations it ends 0.01 dB above its cubic input on the
   validation patches, mDCSRN b4u4k12 (16^3 patches) 0.35 dB above.
-* ``lateral_pairs=True`` (isovox's addition, on by default; ``False`` is the paper): stage II
-  also trains on each synthesized volume with one of its in-plane axes swapped into the slice
-  axis' place, so the slices it takes there are *acquired* content at full resolution. A CPU-sized
-  VAE interpolates little beyond what cubic does (benchmarks/vae_two_stage.py measures both), and
+* ``stage2_pairs='both'`` (isovox's addition; ``'slice'`` is the paper): stage II also trains on
+  each synthesized volume with one of its in-plane axes swapped into the slice axis' place, so
+  the slices it takes there are *acquired* content at full resolution. A CPU-sized VAE
+  interpolates little beyond what cubic does (benchmarks/vae_two_stage.py measures it), and
   pairs along the slice axis alone then teach the generator almost nothing; the in-plane axes
-  of the same volumes carry the real structure of the tissue at the target resolution, which is
-  what a slice-axis generator must learn. Needs the synthesized volume to be isotropic (factor =
-  slice spacing / in-plane spacing), as the 3D recipe requires anyway.
+  of the same volumes carry the real structure at the target resolution. ``'in-plane'`` keeps
+  only those (the VAE then only shapes the third axis of each view). Needs the synthesized
+  volume to be isotropic (factor = slice spacing / in-plane spacing), as the 3D recipe does.
 
 Model folder: the 3D generator's weights and card (``method='vae-two-stage'``; the card's
 ``training['stage1']`` describes stage I) plus ``vae.pt`` (the VAE's state dict) and
@@ -127,7 +127,7 @@ class VAETwoStageConfig:
     arch: str = "mdcsrn-b4u4k12"
     preset: str = "default"
     stage2_iterations: int = 600
-    lateral_pairs: bool = True                  # also pairs along the in-plane axes (module doc)
+    stage2_pairs: str = "both"                  # 'slice' (paper), 'both' or 'in-plane' (module doc)
     patch_size: int | None = None
     batch_size: int | None = None
     stage2_options: dict = field(default_factory=dict)   # further Supervised3DConfig fields
@@ -316,9 +316,13 @@ def _lateral_views(volume: Volume, axis: int) -> list[Volume]:
     return views
 
 
-def _stage2_volumes(volume: Volume, axis: int, factor: float, lateral: bool) -> list[Volume]:
+STAGE2_PAIRS = ("slice", "both", "in-plane")
+
+
+def _stage2_volumes(volume: Volume, axis: int, factor: float, pairs: str) -> list[Volume]:
     """The stage-II training volumes of one synthesized volume (module docstring)."""
-    return _phase_crops(volume, axis, factor) + (_lateral_views(volume, axis) if lateral else [])
+    slice_axis = _phase_crops(volume, axis, factor) if pairs in ("slice", "both") else []
+    return slice_axis + (_lateral_views(volume, axis) if pairs in ("both", "in-plane") else [])
 
 
 def _stage2_overrides(config: VAETwoStageConfig, factor: float, axis: int) -> dict:
@@ -374,6 +378,8 @@ def train_vae_two_stage(volumes: Volume | Sequence[Volume], output_dir: str | Pa
         raise IsovoxError("give one Volume or a list of Volumes")
     if config.synthesis not in SYNTHESIS_MODES:
         raise IsovoxError(f"unknown synthesis {config.synthesis!r}; choose one of {', '.join(SYNTHESIS_MODES)}")
+    if config.stage2_pairs not in STAGE2_PAIRS:
+        raise IsovoxError(f"unknown stage2_pairs {config.stage2_pairs!r}; choose one of {', '.join(STAGE2_PAIRS)}")
     config.phases()
     output_dir, workdir = prepare_output(output_dir, overwrite, workdir)
     axes = [_slice_axis(v, config.axis) for v in volumes]
@@ -394,11 +400,11 @@ def train_vae_two_stage(volumes: Volume | Sequence[Volume], output_dir: str | Pa
     synthesized = [view for v, a, n in zip(volumes, axes, norms)
                    for view in _stage2_volumes(synthesize_volume(vae, v, factor, a, n, mode=config.synthesis,
                                                                  overlap=config.tile_overlap),
-                                               a, factor, config.lateral_pairs)]
+                                               a, factor, config.stage2_pairs)]
     info = {"vae": vae.build_config, "normalisation": norms, "axes": [AXIS_NAMES[a] for a in axes],
             "factor": factor, "synthesis": config.synthesis, "tile_overlap": config.tile_overlap}
     stage1 = {**stage1, "synthesis": config.synthesis, "tile_overlap": config.tile_overlap,
-              "lateral_pairs": config.lateral_pairs,
+              "stage2_pairs": config.stage2_pairs,
               "synthesized_volumes": [list(v.shape) for v in synthesized]}
     stage2_dir = workdir / "stage2-model"
     if not (stage2_dir / "config.json").is_file():
