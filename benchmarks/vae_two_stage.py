@@ -228,6 +228,12 @@ def add_pairs_row(name: str, config: VAETwoStageConfig, cache: Path) -> None:
                                 "config": json.loads(to_json(vars(variant)))}
     print(name, label, record["methods"][label]["scores"]["mean"], flush=True)
     path.write_text(json.dumps(record, indent=2))
+    planes = cache / f"{name}_planes.npz"
+    if config.stage2_pairs == VAETwoStageConfig().stage2_pairs and planes.is_file():   # the recipe's default
+        saved = dict(np.load(planes))
+        saved["proposed"] = np.moveaxis(np.take(result.numpy(), saved["picks"], axis=spec["axis"]), spec["axis"], 0)
+        np.savez_compressed(planes, **saved)
+        print(f"the figure's 'proposed' row is now this run ({planes})")
 
 
 def save_figure_planes(path: Path, truth, outputs: dict, axis: int) -> None:

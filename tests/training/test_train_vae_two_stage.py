@@ -112,8 +112,8 @@ def test_two_stages_write_a_model_folder_that_reconstructs(thick, tmp_path):
     card = read_card(folder)
     assert card.method == METHOD and card.factor == pytest.approx(4.0)
     assert card.architecture["name"] == "deepresolve"
-    # 4 phases along the slice axis, and the 2 in-plane axes swapped into its place
-    assert card.degradation["recipe"] == "take" and card.degradation["volumes"] == 6
+    # the default pairs: the 2 in-plane axes swapped into the slice axis' place
+    assert card.degradation["recipe"] == "take" and card.degradation["volumes"] == 2
     stage1 = card.training["stage1"]
     assert [p["name"] for p in stage1["phases"]] == ["warm-up", "adversarial", "compactness"]
     vae, info = load_stage1_vae(folder)
@@ -141,6 +141,8 @@ def test_a_second_stage_two_can_reuse_the_first_vae(thick, tmp_path):
                                                                  "stage2_pairs": "slice"})
     card = read_card(second)
     assert card.degradation["volumes"] == 4                         # slice-axis phases only (the paper)
+    both = train_vae_two_stage(thick, tmp_path / "both", **{**TINY, "vae_from": str(first), "stage2_pairs": "both"})
+    assert read_card(both).degradation["volumes"] == 6
     assert card.training["stage1"]["reused_from"] == str(first.resolve())
     for (name, a), b in zip(load_stage1_vae(first)[0].state_dict().items(),
                             load_stage1_vae(second)[0].state_dict().values()):
