@@ -88,7 +88,7 @@ def machine() -> dict:
 
 
 def run_task(name: str, iterations: int, gan_iterations: int, patch: int, batch: int, seed: int,
-             models: list[str], gan_settings: dict | None = None, out: str | None = None) -> None:
+             models: list[str], gan_settings: dict | None = None, out_name: str | None = None) -> None:
     task = TASKS[name]
     volume = io.read(task["path"])
     train_half, test_half = halves(volume, task["split_axis"])
@@ -147,8 +147,8 @@ def run_task(name: str, iterations: int, gan_iterations: int, patch: int, batch:
                           f"{gan_iterations} --patch {patch} --batch {batch} --models "
                           + " ".join(f"'{m}'" for m in models)
                           + "".join(f" --gan-set {k}={v}" for k, v in (gan_settings or {}).items())
-                          + (f" --out {out}" if out else "")}
-    (RESULTS / f"{out or name}.json").write_text(json.dumps(payload, indent=2, default=str))
+                          + (f" --out {out_name}" if out_name else "")}
+    (RESULTS / f"{out_name or name}.json").write_text(json.dumps(payload, indent=2, default=str))
 
 
 def print_table() -> None:
