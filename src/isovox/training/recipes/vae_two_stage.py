@@ -44,7 +44,8 @@ Choices where the paper is vague or where a CPU budget forces a change, written 
 * Synthesis mode ``'residual'`` by default (see :mod:`isovox.latent`): a CPU-sized VAE blurs,
   and its misfit on the acquired slices is carried into the in-between slices; ``'decoded'`` is
   the paper's.
-* Stage II sees all ``factor`` phases: each synthesized volume is passed ``factor`` times,
+* Along the slice axis (``stage2_pairs`` 'slice' or 'both', below), stage II sees all ``factor``
+  phases: each synthesized volume is passed ``factor`` times,
   cropped to start at slice 0, 1, ..., factor - 1 along the slice axis, so the slices it takes
   are acquired ones *and* synthesized ones. (Taking only every factor-th slice from slice 0
   would give back the acquired slices, and the generator would just learn to imitate the VAE.)
