@@ -256,10 +256,15 @@ def make_figure(cache: Path) -> None:
     names = [n for n in DATASETS if (cache / f"{n}_planes.npz").is_file()]
     rows = [("truth", "ground truth"), ("cubic", "cubic"), ("vae-decoded", "VAE in-between (stage I)"),
             ("proposed", "proposed (VAE -> 3D)"), ("oracle", "oracle 3D")]
-    fig, axes = plt.subplots(len(rows) * len(names), FACTOR + 1,
-                             figsize=(2.1 * (FACTOR + 1), 2.1 * len(rows) * len(names)), squeeze=False)
+    planes = {name: np.load(cache / f"{name}_planes.npz") for name in names}
+    # each row as tall as its planes are at the column width (plus room for the labels)
+    aspects = [min(1.3, max(0.35, planes[n]["truth"].shape[1] / planes[n]["truth"].shape[2])) for n in names]
+    heights = [aspect + 0.3 for aspect in aspects for _ in rows]
+    width = 2.1
+    fig, axes = plt.subplots(len(rows) * len(names), FACTOR + 1, figsize=(width * (FACTOR + 1), width * sum(heights)),
+                             squeeze=False, gridspec_kw={"height_ratios": heights})
     for d, name in enumerate(names):
-        data = np.load(cache / f"{name}_planes.npz")
+        data = planes[name]
         low, high = np.percentile(data["truth"], (0.5, 99.5))
         for r, (key, label) in enumerate(rows):
             for c in range(FACTOR + 1):
