@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import textwrap
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -112,9 +113,15 @@ def _draw(panels: dict[str, dict], unit: str, plane: str, title: str) -> Any:
                   origin="upper", interpolation="nearest", aspect="equal")
         ax.set_xlabel(f"{panel['labels'][0]} ({unit})")
         ax.set_ylabel(f"{panel['labels'][1]} ({unit})")
-        ax.set_title(f"{name} ({plane} #{panel['index']})")
+        ax.set_title(_panel_title(name, plane, panel["index"], _panel_width(_aspect(panel["extent"]))), fontsize=10)
     figure.suptitle(title)
     return figure
+
+
+def _panel_title(name: str, plane: str, index: int, width_in: float) -> str:
+    """The panel's name wrapped to its width (about 0.09 inch per character at 10 pt), then the plane;
+    neighbouring narrow panels with long names otherwise write over each other."""
+    return textwrap.fill(name, max(8, int(width_in / 0.09))) + f"\n({plane} #{index})"
 
 
 def _aspect(extent: tuple[float, ...]) -> float:
