@@ -20,6 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .errors import IsovoxError
+from .indexing import mirror_index
 from .volume import Volume, input_positions, output_length, resampling_factor, validate_spacing
 
 
@@ -51,15 +52,6 @@ def check_method(method: str) -> str:
     if method not in METHODS:
         raise IsovoxError(f"unknown interpolation method {method!r}; choose one of {', '.join(METHODS)}")
     return method
-
-
-def mirror_index(index: np.ndarray, n: int) -> np.ndarray:
-    """Fold indices into [0, n) by whole-sample mirroring (-1 -> 1, n -> n - 2)."""
-    if n == 1:
-        return np.zeros_like(index)
-    period = 2 * (n - 1)
-    folded = np.mod(index, period)
-    return np.where(folded >= n, period - folded, folded)
 
 
 def resampling_matrix(n_in: int, positions: np.ndarray, method: str = "cubic",

@@ -62,7 +62,7 @@ def gaussian_profile(array: np.ndarray, axis: int, fwhm: float, spacing: float) 
 
     ``fwhm`` and ``spacing`` are in the same physical unit; the voxel sigma is
     ``fwhm / (2 sqrt(2 ln 2)) / spacing``. Borders are mirrored about the edge sample
-    (``c b | a b c``), as in :func:`isovox.resample.mirror_index`. ``fwhm = 0`` copies.
+    (``c b | a b c``), as in :func:`isovox.indexing.mirror_index`. ``fwhm = 0`` copies.
     """
     axis = _check_axis(array, axis)
     if fwhm < 0 or spacing <= 0:

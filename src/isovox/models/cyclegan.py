@@ -20,7 +20,7 @@ None of these networks is in the model registry: its generic tests treat every e
 reconstruction network whose output has the input's shape, which none of these is. Build them
 with :func:`create_cyclegan_network` (a preset, keywords overriding, ``build_config`` attached).
 
-This module depends on torch and numpy only, like the rest of :mod:`isovox.models`.
+This module depends on torch, numpy and the leaf module :mod:`isovox.indexing` only.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..indexing import mirror_index
 from .layers import ResBlock, conv
 
 __all__ = ["CYCLEGAN_PRESETS", "DegradationGenerator", "LowResDiscriminator", "PatchDiscriminator",
@@ -46,15 +47,6 @@ def lowres_rows(n_rows: int, factor: float) -> int:
     if not (math.isfinite(factor) and factor >= 1):
         raise ValueError(f"factor must be a finite number >= 1, got {factor!r}")
     return int(math.floor((n_rows - 1) / factor + _EPS)) + 1
-
-
-def _mirror(index: np.ndarray, n: int) -> np.ndarray:
-    """Whole-sample mirroring into [0, n): -1 -> 1, n -> n - 2 (as isovox's resampling does)."""
-    if n == 1:
-        return np.zeros_like(index)
-    period = 2 * (n - 1)
-    folded = np.mod(index, period)
-    return np.where(folded >= n, period - folded, folded)
 
 
 def area_pooling_matrix(n_rows: int, factor: float) -> np.ndarray:
@@ -73,8 +65,8 @@ def area_pooling_matrix(n_rows: int, factor: float) -> np.ndarray:
     overlap = np.minimum(taps + 0.5, centres[:, None] + factor / 2) - np.maximum(taps - 0.5, centres[:, None] - factor / 2)
     weights = np.clip(overlap, 0.0, None) / factor
     matrix = np.zeros((n_out, n_rows))
-    np.add.at(matrix, (np.repeat(np.arange(n_out), taps.shape[1]), _mirror(taps.astype(np.int64), n_rows).ravel()),
-              weights.ravel())
+    columns = mirror_index(taps.astype(np.int64), n_rows).ravel()
+    np.add.at(matrix, (np.repeat(np.arange(n_out), taps.shape[1]), columns), weights.ravel())
     return (matrix / matrix.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
