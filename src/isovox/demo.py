@@ -49,7 +49,7 @@ def run_demo(input_path: Optional[Path], output_dir: Path, *, spacing: Optional[
                "report": output_dir / "report.json"}
     output_dir.mkdir(parents=True, exist_ok=True)
     for path in outputs.values():
-        io.check_output_path(path, overwrite=overwrite)
+        io.check_output_path(path, overwrite=overwrite, inputs=[input_path] if input_path else [])
 
     say(f"input: {volume.describe()}")
     withheld = withheld_section_scores(volume)

@@ -48,7 +48,8 @@ from .degrade.random import RandomCompose, RandomGaussianNoise, RandomPoissonNoi
 from .degrade.recipes import check_factor, check_recipe, recipe_ops
 from .errors import IsovoxError
 from .resample import apply_along_axis, resampling_matrix
-from .volume import AXIS_NAMES, Volume, axis_index, check_finite, input_positions, lowres_axis, output_length
+from .volume import (AXIS_NAMES, Volume, axis_index, check_finite, input_positions, lowres_axis, output_length,
+                     resampling_factor)
 
 PERCENTILES = (0.1, 99.9)
 MIN_LOWRES_ROWS = 3            # fewer rows per patch leave cubic interpolation nothing to work with
@@ -161,7 +162,7 @@ class LateralPairs:
             raise IsovoxError(f"factor {factor:g} and target spacing {target:g} disagree "
                               f"(low-res spacing {self.lowres_spacing:g}); give one of them")
         if factor is None:
-            factor = self.lowres_spacing / (lateral if target is None else float(target))
+            factor = resampling_factor(self.lowres_spacing, lateral if target is None else float(target))
         factor = check_factor(factor)
         return factor, self.lowres_spacing / factor
 
@@ -310,7 +311,7 @@ class AxialPairs:
             raise IsovoxError(f"lateral axes of the low-res volume ({lowres.describe()}) and the ground truth "
                               f"({ground_truth.describe()}) differ; they must share their lateral grid")
         self.lowres_spacing, self.target_spacing = lowres.spacing[a], ground_truth.spacing[a]
-        self.factor = check_factor(self.lowres_spacing / self.target_spacing)
+        self.factor = check_factor(resampling_factor(self.lowres_spacing, self.target_spacing))
         self.normalisation = intensity_range(lowres, percentiles)
         n_lr = lowres.shape[a]
         up = apply_along_axis(normalise(lowres.numpy(), self.normalisation),

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, Sequence
 
 import numpy as np
@@ -39,6 +40,14 @@ PLANE_AXES = {"xy": 0, "xz": 1, "yz": 2}
 # A float factor closer than this to an integer n is treated as n when counting output samples,
 # so that 50 / 12.5 or 0.3 / 0.1 do not lose their last slice to rounding noise.
 _FACTOR_EPS = 1e-6
+# The one rule for "equal" spacings and factors: relative difference below SPACING_RTOL. Formats
+# that store spacing in float32 (NIfTI, MRC) round it by up to 6e-8 relative (0.04 reads back as
+# 0.03999999910593033), so the ratio of two stored spacings is off by up to ~1.2e-7; 1e-6 leaves a
+# margin and is still far below any spacing difference a user means.
+SPACING_RTOL = 1e-6
+# Factors are ratios of small integers in practice (4, 6.5, 12.5, 25/3); a derived factor within
+# SPACING_RTOL of such a ratio is that ratio, exactly.
+_FACTOR_MAX_DENOMINATOR = 1000
 
 
 def _as_triple(values: Sequence[float] | float, what: str) -> tuple[float, float, float]:
@@ -212,11 +221,27 @@ def planes_containing(axis: int) -> tuple[str, ...]:
     return tuple(name for name, stacked in PLANE_AXES.items() if stacked != axis)
 
 
+def same_spacing(first: float, second: float) -> bool:
+    """Whether two spacings (or factors) are equal under :data:`SPACING_RTOL` (float32 metadata)."""
+    return math.isclose(float(first), float(second), rel_tol=SPACING_RTOL, abs_tol=0.0)
+
+
 def resampling_factor(spacing_in: float, spacing_out: float) -> float:
-    """``spacing_in / spacing_out`` as a float, never rounded. Above 1 means more samples."""
-    if spacing_in <= 0 or spacing_out <= 0:
-        raise IsovoxError(f"spacings must be positive, got {spacing_in} and {spacing_out}")
-    return float(spacing_in) / float(spacing_out)
+    """``spacing_in / spacing_out`` as a float. Above 1 means more samples.
+
+    Never rounded to a user-visible degree: only a ratio within :data:`SPACING_RTOL` of a ratio of
+    small integers snaps to it, so spacings that agree to float32 precision (0.03999999910593033 um
+    from a NIfTI header against 0.01 um) give the same factor (4, not 3.9999999) and the same grid.
+    """
+    if not (spacing_in > 0 and spacing_out > 0) or not math.isfinite(spacing_in / spacing_out):
+        raise IsovoxError(f"spacings must be positive and finite, got {spacing_in} and {spacing_out}")
+    return snap_factor(float(spacing_in) / float(spacing_out))
+
+
+def snap_factor(factor: float) -> float:
+    """``factor``, or the ratio of small integers it equals within :data:`SPACING_RTOL`."""
+    nearest = Fraction(factor).limit_denominator(_FACTOR_MAX_DENOMINATOR)
+    return float(nearest) if same_spacing(float(nearest), factor) else float(factor)
 
 
 def output_length(n_in: int, factor: float) -> int:

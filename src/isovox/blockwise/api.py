@@ -29,7 +29,7 @@ import numpy as np
 from ..errors import IsovoxError
 from ..reconstruction.grid import lowres_target, reconstruction_grid
 from ..resample import KERNELS, check_method
-from ..volume import Volume
+from ..volume import Volume, resampling_factor, same_spacing
 from .compute import ARBITRARY, INTERPOLATION, SLICEWISE, VOLUMETRIC, BlockRecipe
 from .execute import BlockJob, execute
 from .plan import make_plan
@@ -129,7 +129,7 @@ def _kernel_radius(method: str) -> int:
 
 def _factors(volume: Volume, target: Sequence[float]) -> tuple[float, float, float]:
     """Per-axis factor, 1 where :func:`isovox.resample.resample` leaves the axis alone."""
-    return tuple(1.0 if np.isclose(s, t, rtol=1e-9, atol=0) else s / t  # type: ignore[return-value]
+    return tuple(1.0 if same_spacing(s, t) else resampling_factor(s, t)  # type: ignore[return-value]
                  for s, t in zip(volume.spacing, target))
 
 

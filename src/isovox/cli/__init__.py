@@ -2,11 +2,15 @@
 commands so that `isovox --help` is instant.
 
 Every command has the shape ``isovox COMMAND INPUT -o OUTPUT [options]``, exits 0 on success and
-prints one line ``error: ...`` with exit code 2 on bad input.
+prints one line ``error: ...`` with exit code 2 on bad input (usage errors included). Failures
+of the machine (a full disk, memory) are one line too, with exit code 1. No traceback reaches
+the terminal unless ``ISOVOX_DEBUG=1`` asks for it.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Optional
 
 import typer
@@ -14,30 +18,47 @@ import typer
 from ..errors import IsovoxError
 from . import degradation, learning, volumes  # noqa: F401  (importing registers the commands)
 from .common import app
+from .failures import describe_os_error, usage_error_classes
 
 __all__ = ["app", "main"]
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    """Entry point: run the app and turn known failures into one-line errors and exit code 2."""
-    import click
-
+    """Entry point: run the app and turn every failure into one line and an exit code."""
+    abort, exit_, usage, click_error = usage_error_classes()
     try:
         code = app(args=argv, standalone_mode=False)
     except IsovoxError as error:
-        typer.echo(f"error: {error}", err=True)
-        return 2
-    except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as error:
-        typer.echo(f"error: {error.strerror or error}: {error.filename}", err=True)
-        return 2
-    except click.exceptions.Abort:
-        typer.echo("error: interrupted", err=True)
-        return 130
-    except click.exceptions.ClickException as error:
-        error.show()
-        return error.exit_code
-    except KeyboardInterrupt:
-        typer.echo("error: interrupted", err=True)
-        return 130
+        return _fail(str(error), 2)
+    except usage as error:
+        if error.__class__.__name__ == "NoArgsIsHelpError":     # bare `isovox` / `isovox train`
+            typer.echo(error.format_message(), err=True)
+            return 2
+        command = error.ctx.command_path if getattr(error, "ctx", None) is not None else "isovox"
+        return _fail(f"{error.format_message()} (see '{command} --help')", 2)
+    except click_error as error:
+        return _fail(error.format_message(), getattr(error, "exit_code", 1) or 1)
+    except exit_ as error:
+        return int(getattr(error, "exit_code", getattr(error, "code", 0)) or 0)
+    except (abort, KeyboardInterrupt):
+        return _fail("interrupted", 130)
+    except MemoryError:
+        return _fail("out of memory; reconstruct block by block with --block-size, or use a smaller crop", 1)
+    except OSError as error:
+        return _fail(describe_os_error(error), 2 if isinstance(error, _INPUT_ERRORS) else 1)
+    except Exception as error:        # a bug: still one line for scripts; the traceback on request
+        if os.environ.get("ISOVOX_DEBUG"):
+            raise
+        return _fail(f"internal error: {type(error).__name__}: {error} (rerun with ISOVOX_DEBUG=1 for "
+                     "the traceback, and please report it)", 1)
     # Typer returns an exit code instead of raising when a command exits early (Ctrl-C: 130).
     return code if isinstance(code, int) else 0
+
+
+_INPUT_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+
+
+def _fail(message: str, code: int) -> int:
+    first_line = " ".join(str(message).split())      # one line, whatever the message held
+    print(f"error: {first_line}", file=sys.stderr, flush=True)
+    return code

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional, Tuple
+from typing import Annotated, Optional, Sequence, Tuple
 
 import typer
 
@@ -18,6 +18,23 @@ UNIT_HELP = "length unit of --spacing (nm, um, mm, angstrom)"
 CHANNEL_HELP = "channel to use from a 4D array"
 OVERWRITE_HELP = "replace an existing output"
 JSON_HELP = "print machine-readable results"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"isovox {version('isovox')}")
+        except PackageNotFoundError:                 # run from a source tree, not installed
+            typer.echo("isovox (not installed)")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(show_version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
+                                                        help="print the version and exit")] = False) -> None:
+    """isovox: turn anisotropic 3D volumes (EM sections, MRI slices) into isotropic ones."""
 
 # The options every command that reads a volume or writes an output shares, declared once.
 SpacingOption = Annotated[Spacing, typer.Option("--spacing", help=SPACING_HELP)]
@@ -33,12 +50,16 @@ def read_input(path: Path, spacing: Spacing, unit: Optional[str], channel: Optio
     return io.read(path, spacing=spacing, unit=unit, channel=channel)
 
 
-def check_outputs(*paths: Path, overwrite: bool) -> None:
-    """Refuse before any work is done, so a failed run leaves nothing half-written."""
+def check_outputs(*paths: Optional[Path], inputs: Sequence[Optional[Path]] = (), overwrite: bool) -> None:
+    """Refuse before any work is done, so a failed run leaves nothing half-written and no input
+    is ever replaced: not by an output, not by another output of the same command."""
     from ..io import check_output_path
+    from ..io.atomic import refuse_duplicate_outputs
 
-    for path in paths:
-        check_output_path(path, overwrite=overwrite)
+    outputs = [path for path in paths if path is not None]
+    refuse_duplicate_outputs(outputs)
+    for path in outputs:
+        check_output_path(path, overwrite=overwrite, inputs=[given for given in inputs if given is not None])
 
 
 def print_json(payload: dict) -> None:

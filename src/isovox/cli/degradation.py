@@ -35,7 +35,7 @@ def degrade(
     from .. import io
     from ..training.recipes.degradation_learning import degrade_volume
 
-    check_outputs(output, overwrite=overwrite)
+    check_outputs(output, inputs=[input, model], overwrite=overwrite)
     volume = read_input(input, spacing, unit, channel)
     result = degrade_volume(volume, model, axis=axis, device=device, batch_size=batch_size)
     io.write(result, output, overwrite=overwrite)

@@ -177,13 +177,13 @@ def train(
 
     if method not in TRAIN_METHODS:
         raise IsovoxError(f"unknown training method {method!r}; choose one of {', '.join(TRAIN_METHODS)}")
-    check_outputs(output, overwrite=overwrite)
+    paths = list(hr or []) + list(inputs or [])
+    check_outputs(output, inputs=paths, overwrite=overwrite)
     three_d = method == "supervised3d"
     default_arch = {"supervised3d": "mdcsrn", "arbitrary-scale": "meta-srgan",
                     "vae-two-stage": "mdcsrn-b4u4k12"}.get(method, "drcnet")
     options = _training_options(arch or default_arch, preset, target_spacing, recipe,
                                 fwhm, minutes, iterations, patch_size, batch_size, noise, artifacts, seed, device)
-    paths = list(hr or []) + list(inputs or [])
     if three_d:
         options = _supervised3d_options(options, factor, axes, gan)
         volumes = [read_input(path, spacing, unit, channel) for path in paths]
@@ -251,7 +251,7 @@ def run(
     from ..training import train as run_training
 
     model_dir = model_dir or io.sibling_path(output, "_model", suffix="")
-    check_outputs(output, model_dir, overwrite=overwrite)
+    check_outputs(output, model_dir, inputs=[input], overwrite=overwrite)
     volume = read_input(input, spacing, unit, channel)
     options = _training_options(arch, preset, None, recipe, fwhm, minutes, iterations, None, None,
                                 0.0, False, seed, device)

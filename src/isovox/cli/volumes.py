@@ -68,7 +68,7 @@ def simulate(
 
     gt_path = gt or io.sibling_path(output, "_gt")
     record_path = io.sibling_path(output, "_degradation", suffix=".json")
-    check_outputs(output, gt_path, record_path, overwrite=overwrite)
+    check_outputs(output, gt_path, record_path, inputs=[input], overwrite=overwrite)
     volume = read_input(input, spacing, unit, channel)
     result = run_simulation(volume, factor, axis=axis, recipe=recipe, thickness=thickness,
                             offset=offset, noise=noise or None, artifacts=artifacts, seed=seed)
@@ -129,6 +129,9 @@ def reconstruct(
     target = None if not target_spacing else (target_spacing[0] if len(target_spacing) == 1 else target_spacing)
     if block_size or workers or scheduler or processes:
         from ..blockwise import reconstruct_blockwise
+        from ..io.atomic import refuse_replacing_inputs
+
+        refuse_replacing_inputs(output, [input, model])        # an existing output may be a run to resume
 
         size = 128 if not block_size else (block_size[0] if len(block_size) == 1 else block_size)
         result = reconstruct_blockwise(input, output, method=method, model=model, target_spacing=target, axis=axis,
@@ -138,7 +141,7 @@ def reconstruct(
                                        overwrite=overwrite, resume=resume)
         _report(output, result, as_json)
         return
-    check_outputs(output, overwrite=overwrite)
+    check_outputs(output, inputs=[input, model], overwrite=overwrite)
     volume = read_input(input, spacing, unit, channel)
     if model is None:
         result = run_reconstruction(volume, method, target_spacing=target, axis=axis, dtype=dtype)
@@ -179,7 +182,7 @@ def evaluate(
     from ..evaluate import compare, format_table, segmentation_agreement, to_json
 
     if output is not None:
-        check_outputs(output, overwrite=overwrite)
+        check_outputs(output, inputs=[reference, test, mask], overwrite=overwrite)
     ref, tst = (read_input(path, spacing, unit, None) for path in (reference, test))
     if labels:
         results = segmentation_agreement(ref, tst)

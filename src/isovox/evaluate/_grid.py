@@ -13,10 +13,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import IsovoxError
-from ..volume import Volume
-
-# Spacings are "equal" within this relative tolerance, after conversion to the reference unit.
-SPACING_RTOL = 1e-6
+# Spacings are "equal" within SPACING_RTOL (the volume module's one rule), after conversion to
+# the reference unit.
+from ..volume import SPACING_RTOL, Volume
 # Origins are "equal" when they differ by less than this fraction of a voxel on every axis.
 ORIGIN_VOXEL_TOL = 0.01
 _FIX = "evaluate needs the same grid; reconstruct to the reference's spacing or crop"

@@ -114,14 +114,17 @@ def write(volume: Volume, path: str | Path, *, overwrite: bool = False) -> Path:
     return file_path
 
 
-def check_output_path(path: str | Path, *, overwrite: bool = False) -> Path:
+def check_output_path(path: str | Path, *, overwrite: bool = False,
+                      inputs: Sequence[str | Path] = ()) -> Path:
     """Fail early (before any work) if ``path`` could not be written; returns the file path.
 
-    Same checks as :func:`write` (directory exists; no silent replacement), for any file, so a
-    command can check all its outputs, including reports, before it starts computing.
+    Same checks as :func:`write` (directory exists; no silent replacement; never onto, into or
+    over one of ``inputs``), for any file, so a command can check all its outputs, including
+    reports, model folders and ground truths, before it starts computing.
     """
     file_path, _ = split_dataset_path(path)
-    return check_output(file_path, overwrite=overwrite)
+    input_files = [split_dataset_path(given)[0] for given in inputs]
+    return check_output(file_path, overwrite=overwrite, inputs=input_files)
 
 
 def write_text(path: str | Path, text: str, *, overwrite: bool = False) -> Path:

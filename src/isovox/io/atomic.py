@@ -18,7 +18,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from ..errors import IsovoxError
 
@@ -26,21 +26,52 @@ TMP_MARKER = ".isovox-tmp-"
 OLD_MARKER = ".isovox-old-"
 
 
-def check_output(target: Path, *, overwrite: bool = False, source: str | None = None) -> Path:
+def check_output(target: Path, *, overwrite: bool = False, source: str | Path | None = None,
+                 inputs: Iterable[str | Path] = ()) -> Path:
     """Refuse outputs that would fail or destroy something; returns the target as given.
 
-    ``source`` is the path the volume was read from (``meta['source']``): writing onto it is
-    refused even with ``overwrite``, because a lazy volume may still be reading from that file.
+    ``source`` is the path the volume was read from (``meta['source']``) and ``inputs`` any other
+    files the command reads: writing onto one of them, into one (a Zarr folder), or onto a folder
+    that holds one is refused even with ``overwrite`` (see :func:`refuse_replacing_inputs`).
     """
     target = Path(target)
     parent = target.parent
     if not parent.is_dir():
         raise IsovoxError(f"output directory does not exist: {parent}; create it first")
-    if source is not None and target.resolve() == Path(source).resolve():
-        raise IsovoxError(f"refusing to overwrite the input file {target}; choose another output path")
+    refuse_replacing_inputs(target, [source, *inputs])
     if (target.exists() or target.is_symlink()) and not overwrite:
         raise IsovoxError(f"{target} exists; pass --overwrite to replace it")
     return target
+
+
+def refuse_replacing_inputs(target: str | Path, inputs: Iterable[str | Path | None]) -> None:
+    """The one guard for "this output would destroy an input", compared on resolved paths.
+
+    An output may not be an input (it would be replaced), lie inside one (a Zarr or a model
+    folder would be changed), or be a folder that holds one (replacing it deletes the input).
+    Symbolic links and relative paths resolve first, so two spellings of one file are one file.
+    """
+    output = Path(target).resolve()
+    for given in inputs:
+        if given is None:
+            continue
+        source = Path(given).resolve()
+        if output == source:
+            raise IsovoxError(f"refusing to overwrite the input file {given}; choose another output path")
+        if source in output.parents:
+            raise IsovoxError(f"refusing to write {target} inside the input {given}; choose another output path")
+        if output in source.parents:
+            raise IsovoxError(f"refusing to replace the folder {target}: it holds the input {given}")
+
+
+def refuse_duplicate_outputs(targets: Iterable[str | Path]) -> None:
+    """Two outputs of one command on the same path would overwrite each other: refuse."""
+    seen: dict[Path, str | Path] = {}
+    for target in targets:
+        resolved = Path(target).resolve()
+        if resolved in seen:
+            raise IsovoxError(f"two outputs of this command are the same file: {seen[resolved]} and {target}")
+        seen[resolved] = target
 
 
 def _default_mode(directory: bool) -> int:

@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import IsovoxError
-from ..volume import AXIS_NAMES, Volume, axis_index, lowres_axis, resampling_factor
+from ..volume import AXIS_NAMES, Volume, axis_index, lowres_axis, resampling_factor, same_spacing
 
 
 def reconstruction_grid(volume: Volume, target_spacing: float | Sequence[float] | None = None,
@@ -66,7 +66,7 @@ def lowres_target(volume: Volume, target_spacing: float | Sequence[float] | None
     if len(values) != 3:
         raise IsovoxError(f"target spacing needs 1 or 3 values, got {len(values)}")
     moved = [AXIS_NAMES[a] for a in range(3)
-             if a != lowres and not np.isclose(values[a], volume.spacing[a], rtol=1e-6)]
+             if a != lowres and not same_spacing(values[a], volume.spacing[a])]
     if moved:
         raise IsovoxError(f"a model reconstructs the low-resolution axis only; target spacing "
                           f"along {', '.join(moved)} must stay {volume.spacing}")
