@@ -106,6 +106,47 @@ def _arbitrary_scale_options(options: dict) -> dict:
     return options
 
 
+# The network each method trains when --arch is not given.
+DEFAULT_ARCH = {"supervised3d": "mdcsrn", "arbitrary-scale": "meta-srgan", "vae-two-stage": "mdcsrn-b4u4k12"}
+
+
+def check_method(method: str) -> None:
+    from ..errors import IsovoxError
+    from ..training import TRAIN_METHODS
+
+    if method not in TRAIN_METHODS:
+        raise IsovoxError(f"unknown training method {method!r}; choose one of {', '.join(TRAIN_METHODS)}")
+
+
+def _recipe_call(method: str, paths: list, hr_given: bool, factor: Optional[float], axes: str, gan: bool,
+                 options: dict, read) -> tuple[dict, dict]:
+    """The volumes argument and the recipe's config fields of one training call, from CLI options.
+
+    Shared by ``train`` and ``run``, so every method works through both with the same rules.
+    """
+    from ..errors import IsovoxError
+
+    if method == "supervised3d":
+        options = _supervised3d_options(options, factor, axes, gan)
+        if not paths:
+            raise IsovoxError("--method supervised3d needs isotropic reference volumes: --hr VOL [VOL ...]")
+        return dict(volume=None, highres=[read(path) for path in paths]), options
+    if method == "vae-two-stage":
+        if hr_given or gan or not paths:
+            raise IsovoxError("--method vae-two-stage learns from anisotropic volumes given as inputs (no --hr, --gan)")
+        volumes = [read(path) for path in paths]
+        return dict(volume=volumes if len(volumes) > 1 else volumes[0]), _vae_two_stage_options(options, factor)
+    if hr_given or factor is not None or gan:
+        raise IsovoxError(f"--hr, --factor and --gan are for --method supervised3d, not {method}")
+    if len(paths) != 1:
+        raise IsovoxError(f"--method {method} learns from one anisotropic volume; got {len(paths)} inputs")
+    if method == "arbitrary-scale":
+        options = _arbitrary_scale_options(options)
+    elif method == "degradation-learning":
+        options = _degradation_learning_options(options)
+    return dict(volume=read(paths[0])), options
+
+
 def _training_options(arch: str, preset: str, target_spacing: Optional[float], recipe: str,
                       fwhm: Optional[float], minutes: Optional[float], iterations: Optional[int],
                       patch_size: Optional[int], batch_size: Optional[int], noise: float,
@@ -170,43 +211,18 @@ def train(
              isovox train --method supervised3d --arch mdcsrn-b4u4k12 --factor 2 --axes yx \\
                  --recipe kspace -o mri_model --hr head1.nii.gz head2.nii.gz
     """
-    from ..errors import IsovoxError
     from ..store import describe_card, read_card
-    from ..training import TRAIN_METHODS
     from ..training import train as run_training
 
-    if method not in TRAIN_METHODS:
-        raise IsovoxError(f"unknown training method {method!r}; choose one of {', '.join(TRAIN_METHODS)}")
+    check_method(method)
     paths = list(hr or []) + list(inputs or [])
     check_outputs(output, inputs=paths, overwrite=overwrite)
-    three_d = method == "supervised3d"
-    default_arch = {"supervised3d": "mdcsrn", "arbitrary-scale": "meta-srgan",
-                    "vae-two-stage": "mdcsrn-b4u4k12"}.get(method, "drcnet")
-    options = _training_options(arch or default_arch, preset, target_spacing, recipe,
+    options = _training_options(arch or DEFAULT_ARCH.get(method, "drcnet"), preset, target_spacing, recipe,
                                 fwhm, minutes, iterations, patch_size, batch_size, noise, artifacts, seed, device)
-    if three_d:
-        options = _supervised3d_options(options, factor, axes, gan)
-        volumes = [read_input(path, spacing, unit, channel) for path in paths]
-        if not volumes:
-            raise IsovoxError("--method supervised3d needs isotropic reference volumes: --hr VOL [VOL ...]")
-        call = dict(volume=None, highres=volumes)
-    elif method == "vae-two-stage":
-        if hr or gan or not paths:
-            raise IsovoxError("--method vae-two-stage learns from anisotropic volumes given as inputs (no --hr, --gan)")
-        options = _vae_two_stage_options(options, factor)
-        volumes = [read_input(path, spacing, unit, channel) for path in paths]
-        call = dict(volume=volumes if len(volumes) > 1 else volumes[0])
-    else:
-        if hr or factor is not None or gan:
-            raise IsovoxError(f"--hr, --factor and --gan are for --method supervised3d, not {method}")
-        if len(paths) != 1:
-            raise IsovoxError(f"--method {method} learns from one anisotropic volume; got {len(paths)} inputs")
-        call = dict(volume=read_input(paths[0], spacing, unit, channel))
-        if method == "arbitrary-scale":
-            options = _arbitrary_scale_options(options)
-        elif method == "degradation-learning":
-            options = _degradation_learning_options(options)
-    options.update(parse_settings(settings))
+    settings_given = parse_settings(settings)
+    call, options = _recipe_call(method, paths, bool(hr), factor, axes, gan, options,
+                                 lambda path: read_input(path, spacing, unit, channel))
+    options.update(settings_given)
     folder = _train_or_say_how_to_resume(run_training, output_dir=output, method=method, overwrite=overwrite,
                                          **call, **options)
     card = read_card(folder)
@@ -226,8 +242,10 @@ def run(
     output: Path = typer.Option(..., "-o", "--output", help="isotropic volume to write"),
     model_dir: Optional[Path] = typer.Option(None, "--model-dir", help="where to keep the trained model "
                                              "(default: OUTPUT's stem + _model)"),
-    method: str = typer.Option("selfsup", help=METHOD_HELP),
-    arch: str = typer.Option("drcnet", help=ARCH_HELP),
+    method: str = typer.Option("selfsup", help=METHOD_HELP.replace("supervised3d (a 3D network learned from "
+                               "isotropic references given with --hr)", "supervised3d (use train: it needs --hr)")),
+    arch: Optional[str] = typer.Option(None, help=ARCH_HELP + " [default: drcnet; meta-srgan for arbitrary-scale; "
+                                       "mdcsrn-b4u4k12 for vae-two-stage]"),
     preset: str = typer.Option("default", help=PRESET_HELP),
     recipe: str = typer.Option("gaussian", help="assumed acquisition: gaussian, box, take, cubic"),
     fwhm: Optional[float] = typer.Option(None, help="slice profile FWHM / thickness (physical units)"),
@@ -236,6 +254,8 @@ def run(
     keep_acquired: bool = typer.Option(False, help="copy the acquired sections into the output unchanged"),
     seed: int = typer.Option(0, help="random seed"),
     device: str = typer.Option("auto", help=DEVICE_HELP),
+    settings: Optional[List[str]] = typer.Option(None, "--set", help="any other setting of the recipe's "
+                                                 "config, KEY=VALUE (JSON values), repeatable"),
     spacing: SpacingOption = None,
     unit: UnitOption = None,
     channel: ChannelOption = None,
@@ -247,16 +267,24 @@ def run(
     Example: isovox run stack.tif -o stack_iso.tif --minutes 10
     """
     from .. import io
+    from ..errors import IsovoxError
     from ..reconstruction import reconstruct as run_reconstruction
     from ..training import train as run_training
 
+    check_method(method)
+    if method in ("supervised3d", "paired2d"):
+        raise IsovoxError(f"--method {method} learns from references, not from the volume itself: use "
+                          "'isovox train' with them, then 'isovox reconstruct --model'")
     model_dir = model_dir or io.sibling_path(output, "_model", suffix="")
     check_outputs(output, model_dir, inputs=[input], overwrite=overwrite)
+    options = _training_options(arch or DEFAULT_ARCH.get(method, "drcnet"), preset, None, recipe, fwhm, minutes,
+                                iterations, None, None, 0.0, False, seed, device)
+    settings_given = parse_settings(settings)
     volume = read_input(input, spacing, unit, channel)
-    options = _training_options(arch, preset, None, recipe, fwhm, minutes, iterations, None, None,
-                                0.0, False, seed, device)
-    folder = _train_or_say_how_to_resume(run_training, volume, model_dir, method=method,
-                                         overwrite=overwrite, **options)
+    call, options = _recipe_call(method, [input], False, None, "z", False, options, lambda path: volume)
+    options.update(settings_given)
+    folder = _train_or_say_how_to_resume(run_training, output_dir=model_dir, method=method,
+                                         overwrite=overwrite, **call, **options)
     result = run_reconstruction(volume, model=folder, device=device, keep_acquired=keep_acquired)
     io.write(result, output, overwrite=overwrite)
     if as_json:
