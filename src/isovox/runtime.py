@@ -34,3 +34,32 @@ def tune_cpu_allocator() -> bool:
     mapped = mallopt(_M_MMAP_THRESHOLD, _KEEP_BYTES)
     _tuned = bool(trimmed and mapped)
     return _tuned
+
+
+# --- memory: refuse work that cannot fit, before allocating it -----------------------------------
+
+def available_memory() -> int | None:
+    """Bytes the process can still allocate (Linux MemAvailable), or None where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_fits_in_memory(needed_bytes: float, what: str, hint: str = "") -> None:
+    """Raise a one-line IsovoxError if ``needed_bytes`` exceeds the memory available now."""
+    from .errors import IsovoxError
+
+    available = available_memory()
+    if available is not None and needed_bytes > available:
+        suffix = f"; {hint}" if hint else ""
+        raise IsovoxError(f"{what} needs about {_gib(needed_bytes)} of memory, more than the "
+                          f"{_gib(available)} this machine has available{suffix}")
+
+
+def _gib(count: float) -> str:
+    return f"{count / 2**30:.1f} GiB" if count >= 2**28 else f"{count / 2**20:.0f} MiB"

@@ -15,6 +15,7 @@ architecture, weights that do not fit).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,36 @@ class ModelCard:
                                      "target_spacing", "unit", "normalisation") if name not in known]
         if missing:
             raise IsovoxError(f"model card lacks {', '.join(missing)}")
+        _check_card_types(known)
         return cls(**known)
+
+
+def _check_card_types(values: dict) -> None:
+    """A hand-edited or damaged card fails here in one line, not deep inside reconstruction."""
+    for name in ("factor", "lowres_spacing", "target_spacing"):
+        value = values[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+            raise IsovoxError(f"{name} must be a positive number, got {value!r}")
+    for name in ("architecture", "normalisation", "degradation", "training"):
+        if name in values and not isinstance(values[name], dict):
+            raise IsovoxError(f"{name} must be a JSON object, got {type(values[name]).__name__}")
+    if not isinstance(values["method"], str) or not isinstance(values["unit"], str):
+        raise IsovoxError("method and unit must be text")
+    bounds = [values["normalisation"].get(key) for key in ("low", "high")]
+    if not all(isinstance(b, (int, float)) and not isinstance(b, bool) and math.isfinite(b) for b in bounds):
+        raise IsovoxError(f"normalisation needs numbers 'low' and 'high', got {values['normalisation']!r}")
+
+
+def load_state(path: Path) -> dict:
+    """A weights file's state dict (tensors only), or a one-line error for anything else."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:          # random bytes, a truncated zip, a pickle of other objects
+        raise IsovoxError(f"{path} is not a readable weights file ({type(error).__name__}); the model "
+                          "folder is damaged: restore it or train again") from None
+    if not isinstance(state, dict):
+        raise IsovoxError(f"{path} holds a {type(state).__name__}, not network weights")
+    return state
 
 
 def save_model(folder: str | Path, model: torch.nn.Module, card: ModelCard, *,
@@ -119,8 +149,8 @@ def load_model(folder: str | Path, device: str | torch.device = "cpu") -> tuple[
     weights = folder / WEIGHTS_NAME
     if not weights.is_file():
         raise IsovoxError(f"model folder {folder} has no {WEIGHTS_NAME}")
+    state = load_state(weights)
     try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
         model.load_state_dict(state)
     except (RuntimeError, EOFError, OSError, ValueError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

@@ -61,6 +61,28 @@ def _as_triple(values: Sequence[float] | float, what: str) -> tuple[float, float
     return tuple(float(v) for v in array)  # type: ignore[return-value]
 
 
+def check_intensity_dtype(dtype: np.dtype) -> np.dtype:
+    """Volumes hold real intensities: bool, integers or floats. Complex data would lose its
+    imaginary part silently in every cast, so it is refused with the fix."""
+    if dtype.kind == "c":
+        raise IsovoxError(f"complex-valued data ({dtype}); isovox reconstructs real intensities: save "
+                          "the magnitude (abs) or the real part first")
+    if dtype.kind not in "biuf":
+        raise IsovoxError(f"data of type {dtype} is not an image; isovox needs integer or float voxels")
+    return dtype
+
+
+def output_dtype(dtype: Any, default: np.dtype) -> np.dtype:
+    """The dtype a result is cast to: ``dtype`` (a name such as 'uint8' or 'float32') or ``default``."""
+    if dtype is None:
+        return np.dtype(default)
+    try:
+        chosen = np.dtype(dtype)
+    except TypeError:
+        raise IsovoxError(f"unknown dtype {dtype!r}; use e.g. uint8, uint16, int16, float32") from None
+    return check_intensity_dtype(chosen)
+
+
 def validate_spacing(spacing: Sequence[float]) -> tuple[float, float, float]:
     triple = _as_triple(spacing, "spacing")
     if min(triple) <= 0:
@@ -85,6 +107,7 @@ class Volume:
             raise IsovoxError(describe_bad_dimensions(shape))
         if min(shape) < 1:
             raise IsovoxError(f"volume has an empty axis: shape {shape}")
+        check_intensity_dtype(np.dtype(self.data.dtype))
         object.__setattr__(self, "spacing", validate_spacing(self.spacing))
         object.__setattr__(self, "unit", canonical_unit(self.unit))
         object.__setattr__(self, "origin", _as_triple(self.origin, "origin"))

@@ -141,8 +141,10 @@ def worker_device(spec: str) -> Any:
     """The torch device this worker runs on: ``spec``, or for 'auto' one GPU per worker slot."""
     import torch
 
+    from ..device import resolve_device
+
     if str(spec) != "auto":
-        return torch.device(spec)
+        return resolve_device(spec)
     if not torch.cuda.is_available():
         return torch.device("cpu")
     return torch.device("cuda", worker_slot() % torch.cuda.device_count())

@@ -28,6 +28,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
+from ..errors import IsovoxError
 from ..progress import progress_bar
 from .compute import BlockRecipe, reconstruct_region
 from .plan import Block
@@ -126,11 +127,23 @@ class _torch_threads:
             torch.set_num_threads(self.previous)
 
 
+#: Seconds to wait for a scheduler before saying it cannot be reached.
+CONNECT_TIMEOUT = 10
+
+
+def _connect(client_class: Any, address: str) -> Any:
+    try:
+        return client_class(address, set_as_default=False, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError, ValueError) as error:
+        raise IsovoxError(f"cannot reach the Dask scheduler at {address} within {CONNECT_TIMEOUT} s "
+                          f"({type(error).__name__}); check the address and that it is running") from None
+
+
 def _run_distributed(job: BlockJob, blocks: Sequence[Block], scheduler: Any,
                      advance: Callable[[int], None]) -> None:
     from distributed import Client, as_completed
 
-    client = scheduler if isinstance(scheduler, Client) else Client(scheduler, set_as_default=False)
+    client = scheduler if isinstance(scheduler, Client) else _connect(Client, scheduler)
     run = uuid.uuid4().hex[:8]
     try:
         shared = client.scatter(job, broadcast=True, hash=False)

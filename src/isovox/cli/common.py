@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Optional, Sequence, Tuple
 
@@ -37,11 +38,32 @@ def _options(show_version: Annotated[bool, typer.Option("--version", is_eager=Tr
     """isovox: turn anisotropic 3D volumes (EM sections, MRI slices) into isotropic ones."""
 
 # The options every command that reads a volume or writes an output shares, declared once.
-SpacingOption = Annotated[Spacing, typer.Option("--spacing", help=SPACING_HELP)]
+SpacingOption = Annotated[Spacing, typer.Option("--spacing", help=SPACING_HELP, callback=lambda v: positive_each(v))]
 UnitOption = Annotated[Optional[str], typer.Option("--unit", help=UNIT_HELP)]
-ChannelOption = Annotated[Optional[int], typer.Option("--channel", help=CHANNEL_HELP)]
+ChannelOption = Annotated[Optional[int], typer.Option("--channel", help=CHANNEL_HELP, min=0)]
 OverwriteOption = Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)]
 JsonOption = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
+
+
+def positive(value: Optional[float]) -> Optional[float]:
+    """Typer callback: a finite number > 0 (None passes: the option was not given)."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter(f"must be a finite number > 0, got {value}")
+    return value
+
+
+def positive_each(values: Optional[Sequence[float]]) -> Optional[Sequence[float]]:
+    """Typer callback for a list or tuple of numbers that must each be finite and > 0."""
+    for value in values or ():
+        positive(value)
+    return values
+
+
+def fraction(value: Optional[float]) -> Optional[float]:
+    """Typer callback: a number in [0, 1] (a fraction of the data range)."""
+    if value is not None and not (math.isfinite(value) and 0 <= value <= 1):
+        raise typer.BadParameter(f"must be between 0 and 1, got {value}")
+    return value
 
 
 def read_input(path: Path, spacing: Spacing, unit: Optional[str], channel: Optional[int]):

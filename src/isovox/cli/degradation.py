@@ -17,7 +17,7 @@ def degrade(
     output: Path = typer.Option(..., "-o", "--output", help="degraded volume to write"),
     model: Path = typer.Option(..., "--model", help="model folder trained with --method degradation-learning"),
     axis: Optional[str] = typer.Option(None, help="axis to degrade: z, y or x (default: the learned one)"),
-    batch_size: int = typer.Option(8, help="planes per network call"),
+    batch_size: int = typer.Option(8, min=1, help="planes per network call"),
     device: str = typer.Option("auto", help="auto, cpu or cuda[:N]"),
     spacing: SpacingOption = None,
     unit: UnitOption = None,

@@ -9,7 +9,7 @@ from typing import List, Optional
 import typer
 
 from .common import (ChannelOption, JsonOption, OverwriteOption, SpacingOption, UnitOption, app,
-                     check_outputs, print_json, read_input)
+                     check_outputs, fraction, positive, print_json, read_input)
 
 METHOD_HELP = ("training recipe: selfsup (learn from the volume's own lateral planes), supervised3d "
                "(a 3D network learned from isotropic references given with --hr), arbitrary-scale (one "
@@ -176,23 +176,23 @@ def train(
     arch: Optional[str] = typer.Option(None, help=ARCH_HELP + " [default: drcnet; mdcsrn for supervised3d; "
                                        "meta-srgan for arbitrary-scale]"),
     preset: str = typer.Option("default", help=PRESET_HELP),
-    target_spacing: Optional[float] = typer.Option(None, help="spacing to reach along the low-res axis "
+    target_spacing: Optional[float] = typer.Option(None, callback=positive, help="spacing to reach along the low-res axis "
                                                    "(default: the finest lateral spacing)"),
     recipe: str = typer.Option("gaussian", help="assumed acquisition: gaussian, box, take, cubic "
                                "(kspace for supervised3d: k-space truncation, paper 004)"),
-    fwhm: Optional[float] = typer.Option(None, help="slice profile FWHM / thickness in physical units "
+    fwhm: Optional[float] = typer.Option(None, callback=positive, help="slice profile FWHM / thickness in physical units "
                                          "(default: the section spacing)"),
-    factor: Optional[float] = typer.Option(None, help="supervised3d, vae-two-stage: spacing ratio to learn (e.g. 4)"),
+    factor: Optional[float] = typer.Option(None, min=1.0, help="supervised3d, vae-two-stage: spacing ratio to learn (e.g. 4)"),
     axes: str = typer.Option("z", help="supervised3d: degraded axes, e.g. z, or yx for k-space 2x2"),
     gan: bool = typer.Option(False, help="supervised3d: continue with WGAN-GP (mDCSRN-GAN, paper 004)"),
-    minutes: Optional[float] = typer.Option(None, help="training budget in minutes"),
-    iterations: Optional[int] = typer.Option(None, help="training budget in iterations (default 1000 "
+    minutes: Optional[float] = typer.Option(None, callback=positive, help="training budget in minutes"),
+    iterations: Optional[int] = typer.Option(None, min=1, help="training budget in iterations (default 1000 "
                                              "when --minutes is not given)"),
-    patch_size: Optional[int] = typer.Option(None, help="patch size (default 64 CPU, 128 GPU; 3D: 24 / 40)"),
-    batch_size: Optional[int] = typer.Option(None, help="patches per step (default 8 CPU, 16 GPU; 3D: 4 / 6)"),
-    noise: float = typer.Option(0.0, help="augment with Gaussian noise up to this sigma (fraction of range)"),
+    patch_size: Optional[int] = typer.Option(None, min=8, help="patch size (default 64 CPU, 128 GPU; 3D: 24 / 40)"),
+    batch_size: Optional[int] = typer.Option(None, min=1, help="patches per step (default 8 CPU, 16 GPU; 3D: 4 / 6)"),
+    noise: float = typer.Option(0.0, callback=fraction, help="augment with Gaussian noise up to this sigma (fraction of range)"),
     artifacts: bool = typer.Option(False, help="augment with EM section artifacts (paper 001)"),
-    seed: int = typer.Option(0, help="random seed"),
+    seed: int = typer.Option(0, min=0, max=2**32 - 1, help="random seed"),
     device: str = typer.Option("auto", help=DEVICE_HELP),
     settings: Optional[List[str]] = typer.Option(None, "--set", help="any other setting of the recipe's "
                                                  "config, KEY=VALUE (JSON values), repeatable"),
@@ -248,11 +248,11 @@ def run(
                                        "mdcsrn-b4u4k12 for vae-two-stage]"),
     preset: str = typer.Option("default", help=PRESET_HELP),
     recipe: str = typer.Option("gaussian", help="assumed acquisition: gaussian, box, take, cubic"),
-    fwhm: Optional[float] = typer.Option(None, help="slice profile FWHM / thickness (physical units)"),
-    minutes: Optional[float] = typer.Option(None, help="training budget in minutes"),
-    iterations: Optional[int] = typer.Option(None, help="training budget in iterations"),
+    fwhm: Optional[float] = typer.Option(None, callback=positive, help="slice profile FWHM / thickness (physical units)"),
+    minutes: Optional[float] = typer.Option(None, callback=positive, help="training budget in minutes"),
+    iterations: Optional[int] = typer.Option(None, min=1, help="training budget in iterations"),
     keep_acquired: bool = typer.Option(False, help="copy the acquired sections into the output unchanged"),
-    seed: int = typer.Option(0, help="random seed"),
+    seed: int = typer.Option(0, min=0, max=2**32 - 1, help="random seed"),
     device: str = typer.Option("auto", help=DEVICE_HELP),
     settings: Optional[List[str]] = typer.Option(None, "--set", help="any other setting of the recipe's "
                                                  "config, KEY=VALUE (JSON values), repeatable"),

@@ -9,7 +9,7 @@ from typing import List, Optional
 import typer
 
 from .common import (ChannelOption, JsonOption, OverwriteOption, SpacingOption, UnitOption, app,
-                     check_outputs, print_json, read_input)
+                     check_outputs, fraction, positive, positive_each, print_json, read_input)
 
 
 @app.command()
@@ -38,18 +38,18 @@ def info(
 def simulate(
     input: Path = typer.Argument(..., help="isotropic (ground-truth) volume"),
     output: Path = typer.Option(..., "-o", "--output", help="anisotropic volume to write"),
-    factor: float = typer.Option(..., help="spacing ratio along the axis, any float >= 1 (4, 6.5, 10)"),
+    factor: float = typer.Option(..., min=1.0, help="spacing ratio along the axis, any float >= 1 (4, 6.5, 10)"),
     axis: str = typer.Option("z", help="axis to degrade: z, y or x"),
     recipe: str = typer.Option("gaussian", help="acquisition model: take, gaussian, box, cubic, kspace"),
-    thickness: Optional[float] = typer.Option(None, help="section thickness / profile FWHM in physical "
+    thickness: Optional[float] = typer.Option(None, callback=positive, help="section thickness / profile FWHM in physical "
                                               "units (default: the new spacing)"),
-    offset: int = typer.Option(0, help="index (whole number) of the first kept slice in the input"),
-    noise: float = typer.Option(0.0, help="Gaussian noise sigma as a fraction of the data range"),
+    offset: int = typer.Option(0, min=0, help="index (whole number) of the first kept slice in the input"),
+    noise: float = typer.Option(0.0, callback=fraction, help="Gaussian noise sigma as a fraction of the data range"),
     artifacts: bool = typer.Option(False, help="add EM section artifacts (missing/dark sections, "
                                    "shifts, flicker)"),
     gt: Optional[Path] = typer.Option(None, help="where to write the matching ground truth "
                                       "(default: OUTPUT's stem + _gt)"),
-    seed: int = typer.Option(0, help="random seed for noise and artifacts"),
+    seed: int = typer.Option(0, min=0, max=2**32 - 1, help="random seed for noise and artifacts"),
     spacing: SpacingOption = None,
     unit: UnitOption = None,
     channel: ChannelOption = None,
@@ -92,20 +92,20 @@ def reconstruct(
     method: str = typer.Option("cubic", help="nearest, linear, cubic or lanczos3 (ignored with --model)"),
     model: Optional[Path] = typer.Option(None, "--model", help="trained model folder (isovox train)"),
     device: str = typer.Option("auto", help="auto, cpu or cuda[:N] (with --model)"),
-    batch_size: Optional[int] = typer.Option(None, help="planes per forward pass (with --model; default: "
+    batch_size: Optional[int] = typer.Option(None, min=1, help="planes per forward pass (with --model; default: "
                                               "by plane size and device)"),
-    tile: Optional[int] = typer.Option(None, help="process planes in tiles of this size (with --model)"),
+    tile: Optional[int] = typer.Option(None, min=32, help="process planes in tiles of this size (with --model)"),
     keep_acquired: bool = typer.Option(False, help="copy acquired sections into the output unchanged "
                                        "(with --model)"),
-    target_spacing: Optional[List[float]] = typer.Option(None, help="output spacing: one value for the "
+    target_spacing: Optional[List[float]] = typer.Option(None, callback=positive_each, help="output spacing: one value for the "
                                                          "low-resolution axis or three (Z Y X); default: "
                                                          "the finest in-plane spacing"),
     axis: Optional[str] = typer.Option(None, help="low-resolution axis (default: the coarsest)"),
     dtype: Optional[str] = typer.Option(None, help="output dtype (default: the input's)"),
-    block_size: Optional[List[int]] = typer.Option(None, "--block-size", help="reconstruct block by block "
+    block_size: Optional[List[int]] = typer.Option(None, "--block-size", min=16, help="reconstruct block by block "
                                                    "(N or Z Y X output voxels) into a .zarr output: bounded "
                                                    "memory, resumable"),
-    workers: Optional[int] = typer.Option(None, help="blockwise: local Dask workers (default: one per core)"),
+    workers: Optional[int] = typer.Option(None, min=1, help="blockwise: local Dask workers (default: one per core)"),
     processes: bool = typer.Option(False, help="blockwise: local workers are processes, not threads"),
     scheduler: Optional[str] = typer.Option(None, help="blockwise: dask.distributed scheduler address, "
                                             "e.g. tcp://host:8786"),
@@ -165,7 +165,7 @@ def evaluate(
     reference: Path = typer.Argument(..., help="ground-truth volume"),
     test: Path = typer.Argument(..., help="volume to score, on the reference's grid"),
     planes: str = typer.Option("xy,xz,yz", help="plane families to score, comma separated"),
-    border: int = typer.Option(4, help="voxels excluded at every face"),
+    border: int = typer.Option(4, min=0, help="voxels excluded at every face"),
     mask: Optional[Path] = typer.Option(None, help="score only where this volume is non-zero"),
     labels: bool = typer.Option(False, help="the inputs are label volumes: report VOI and adapted Rand error"),
     spacing: SpacingOption = None,          # applies to both inputs
@@ -201,9 +201,9 @@ def demo(
     input: Optional[Path] = typer.Argument(None, help="volume to run on (default: a real ssTEM "
                                            "sample, fetched once and cached)"),
     output: Path = typer.Option(Path("isovox-demo"), "-o", "--output", help="folder for the results"),
-    crop: int = typer.Option(320, help="work on the central CROP x CROP lateral window (speed)"),
+    crop: int = typer.Option(320, min=16, help="work on the central CROP x CROP lateral window (speed)"),
     full: bool = typer.Option(False, help="use the whole volume instead of the central window"),
-    iterations: int = typer.Option(400, help="training iterations of the self-supervised network"),
+    iterations: int = typer.Option(400, min=1, help="training iterations of the self-supervised network"),
     spacing: SpacingOption = None,
     unit: UnitOption = None,
     channel: ChannelOption = None,

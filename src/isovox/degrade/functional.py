@@ -67,11 +67,21 @@ def gaussian_profile(array: np.ndarray, axis: int, fwhm: float, spacing: float) 
     axis = _check_axis(array, axis)
     if fwhm < 0 or spacing <= 0:
         raise IsovoxError(f"fwhm must be >= 0 and spacing > 0, got fwhm {fwhm}, spacing {spacing}")
+    _check_profile_width(array, axis, fwhm, spacing, "fwhm")
     data = _float32(array)
     if fwhm == 0:
         return data
     sigma = fwhm / FWHM_PER_SIGMA / spacing
     return ndi.gaussian_filter1d(data, sigma, axis=axis, mode="mirror").astype(np.float32, copy=False)
+
+
+def _check_profile_width(array: np.ndarray, axis: int, width: float, spacing: float, name: str) -> None:
+    """A slice profile wider than twice the axis means nothing physical, and its kernel would take
+    minutes and gigabytes to build (a 1e9 nm FWHM): refuse it with the axis' extent."""
+    extent = array.shape[axis] * spacing
+    if width > 2 * extent:
+        raise IsovoxError(f"{name} {width:g} is more than twice the volume's extent along this axis "
+                          f"({extent:g}, same unit); a slice profile must be thinner than the volume")
 
 
 def box_weights(width: float) -> np.ndarray:
@@ -99,6 +109,7 @@ def box_profile(array: np.ndarray, axis: int, thickness: float, spacing: float) 
     axis = _check_axis(array, axis)
     if thickness <= 0 or spacing <= 0:
         raise IsovoxError(f"thickness and spacing must be positive, got {thickness} and {spacing}")
+    _check_profile_width(array, axis, thickness, spacing, "thickness")
     weights = box_weights(thickness / spacing)
     return ndi.correlate1d(_float32(array), weights, axis=axis, mode="mirror").astype(np.float32, copy=False)
 

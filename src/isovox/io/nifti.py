@@ -25,6 +25,9 @@ data) has no useful random access and is read into memory.
 
 from __future__ import annotations
 
+import contextlib
+import gzip
+import logging
 from pathlib import Path
 
 import nibabel as nib
@@ -51,23 +54,72 @@ _ALIGNED = 2                 # sform/qform code 'aligned to another file', nibab
 
 def read(path: Path, *, spacing=None, unit=None, channel=None, lazy: bool = False) -> Volume:
     path = require_input(path)
-    with library_errors(path, FORMAT):
+    # nibabel logs header repairs (a zero pixdim set to 1) to stderr; isovox decides on them itself
+    with library_errors(path, FORMAT), _quiet_nibabel():
         image = nib.load(str(path), mmap=lazy)       # mmap=False: really read into memory
         if not isinstance(image, (nib.Nifti1Image, nib.Nifti2Image)):
             raise ValueError(f"not a NIfTI image ({type(image).__name__})")
         header = image.header.copy()
         affine = np.asarray(image.affine, dtype=float)[_SWAP]
+        _check_declared_size(path, header, lazy)
         data = np.asanyarray(image.dataobj)          # memmap if lazy, uncompressed, unscaled
     if data.ndim > len(_NIB_AXES):
         raise IsovoxError(f"{path}: NIfTI with {data.ndim} dimensions is not supported")
     lazy = lazy and isinstance(data, np.memmap)
     data = to_zyx(data, _NIB_AXES[:data.ndim], path, channel)
     file_spacing, direction = _split_affine(affine)
+    if _spacing_unknown(path):
+        file_spacing = None                          # nibabel would silently say 1 (mm)
     file_unit = known_unit_or_none(header.get_xyzt_units()[0])
     spacing, unit = resolve_spacing(path, file_spacing, file_unit, spacing, unit, DEFAULT_UNIT)
     return make_volume(data, path=path, fmt="nifti", lazy=lazy, spacing=spacing, unit=unit,
                        origin=affine[:3, 3], direction=direction,
                        meta={"nifti_header": header})
+
+
+@contextlib.contextmanager
+def _quiet_nibabel():
+    logger = nib.imageglobals.logger
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _check_declared_size(path: Path, header, lazy: bool) -> None:
+    """A header that claims more data than the file holds (or than memory can take) fails before
+    anything is allocated, with the numbers."""
+    from ..runtime import check_fits_in_memory
+
+    shape = [int(n) for n in header.get_data_shape()]
+    declared = int(np.prod(shape, dtype=np.float64)) * header.get_data_dtype().itemsize
+    if not path.name.lower().endswith(".gz"):
+        stored = path.stat().st_size - int(header.get_data_offset())
+        if declared > stored:
+            raise IsovoxError(f"{path}: the header declares {shape} voxels ({declared} bytes) but the "
+                              f"file holds {max(stored, 0)} bytes of data; the file is truncated or corrupt")
+    if not lazy:
+        check_fits_in_memory(declared, f"reading {path.name} ({' x '.join(map(str, shape))} voxels)",
+                             "read it lazily (blockwise reconstruction) or crop it first")
+
+
+def _spacing_unknown(path: Path) -> bool:
+    """No sform, no qform, and a zero or negative pixdim: the file does not say its spacing.
+
+    Read from the raw header bytes: nibabel's loader replaces a zero pixdim by 1 without a word.
+    """
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        block = handle.read(540)
+    header_class = nib.Nifti2Header if len(block) >= 540 and block[:4] in (b"\x1c\x02\x00\x00",
+                                                                          b"\x00\x00\x02\x1c") \
+        else nib.Nifti1Header
+    raw = header_class(block[:header_class.sizeof_hdr], check=False)
+    if int(raw["sform_code"]) > 0 or int(raw["qform_code"]) > 0:
+        return False
+    return bool(np.any(np.asarray(raw["pixdim"][1:4], dtype=float) <= 0))
 
 
 def _split_affine(affine: np.ndarray) -> tuple[tuple[float, ...], np.ndarray]:

@@ -18,8 +18,8 @@ from ..errors import IsovoxError
 from ..progress import progress_bar
 from ..resample import METHODS as INTERPOLATION_METHODS  # noqa: F401  (re-exported)
 from ..resample import check_method, resample, resampling_plan
-from ..volume import Volume, check_finite
-from .grid import lowres_target, reconstruction_grid
+from ..volume import Volume, check_finite, output_dtype
+from .grid import check_output_fits, lowres_target, reconstruction_grid
 
 
 def reconstruct(volume: Volume, method: str = "cubic", target_spacing: float | Sequence[float] | None = None,
@@ -37,17 +37,18 @@ def reconstruct(volume: Volume, method: str = "cubic", target_spacing: float | S
 
     ``dtype`` defaults to the input's; integer outputs are rounded and clipped to their range.
     """
+    dtype = output_dtype(dtype, volume.dtype)
     if model is not None:
         return _reconstruct_with_model_folder(volume, method, target_spacing, axis, dtype, model,
                                               device, batch_size, tile, keep_acquired)
     check_method(method)
     _, target = reconstruction_grid(volume, target_spacing, axis)
+    check_output_fits(volume, target, bytes_per_voxel=8)
     if not volume.is_lazy:
         check_finite(volume.data, "input volume")
     total_voxels = sum(voxels for _, _, voxels in resampling_plan(volume, target))
     with progress_bar(total_voxels, f"{method} interpolation") as advance:
-        result = resample(volume, target, method, dtype=np.dtype(dtype) if dtype else None,
-                          progress=advance)
+        result = resample(volume, target, method, dtype=dtype, progress=advance)
     return result
 
 
@@ -73,7 +74,10 @@ def _reconstruct_with_model_folder(volume, method, target_spacing, axis, dtype, 
         return _reconstruct_3d(volume, folder, card, target_spacing, axis, dtype, device, batch_size, tile,
                                keep_acquired)
     target_spacing = lowres_target(volume, target_spacing, axis)
-    check_card(volume, card, target_spacing, axis)
+    lowres, target, _ = check_card(volume, card, target_spacing, axis)
+    # the cubic input, two plane families' predictions and their fusion, float32 each
+    check_output_fits(volume, [target if a == lowres else s for a, s in enumerate(volume.spacing)],
+                      bytes_per_voxel=16)
     network, card = load_model(folder, device=resolve_device(device))
     return reconstruct_with_model(volume, network, card, device=device, batch_size=batch_size,
                                   tile=tile, keep_acquired=keep_acquired, dtype=dtype,

@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import IsovoxError
-from ..volume import AXIS_NAMES, Volume, axis_index, lowres_axis, resampling_factor, same_spacing
+from ..volume import AXIS_NAMES, Volume, axis_index, lowres_axis, output_length, resampling_factor, same_spacing
 
 
 def reconstruction_grid(volume: Volume, target_spacing: float | Sequence[float] | None = None,
@@ -71,3 +71,20 @@ def lowres_target(volume: Volume, target_spacing: float | Sequence[float] | None
         raise IsovoxError(f"a model reconstructs the low-resolution axis only; target spacing "
                           f"along {', '.join(moved)} must stay {volume.spacing}")
     return values[lowres]
+
+
+def output_shape(volume: Volume, target: Sequence[float]) -> tuple[int, int, int]:
+    """Shape of the reconstruction of ``volume`` on the ``target`` spacing (z, y, x)."""
+    return tuple(output_length(n, resampling_factor(s, t))  # type: ignore[return-value]
+                 for n, s, t in zip(volume.shape, volume.spacing, target))
+
+
+def check_output_fits(volume: Volume, target: Sequence[float], bytes_per_voxel: float) -> None:
+    """Refuse an in-memory reconstruction whose working arrays (``bytes_per_voxel`` per output
+    voxel) cannot fit in the memory available now, with the number and the blockwise way out."""
+    from ..runtime import check_fits_in_memory
+
+    shape = output_shape(volume, target)
+    voxels = float(np.prod(shape, dtype=np.float64))
+    check_fits_in_memory(voxels * bytes_per_voxel, f"an output of {' x '.join(map(str, shape))} voxels",
+                         "reconstruct block by block into a .zarr output with --block-size 128")

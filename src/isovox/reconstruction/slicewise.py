@@ -39,6 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..device import resolve_device
 from ..errors import IsovoxError
 from ..progress import progress_bar
 from ..resample import cast_to_dtype, resample
@@ -50,13 +51,6 @@ from .grid import reconstruction_grid
 from .tiling import predict_planes, receptive_halo
 
 FACTOR_RTOL = 1e-3
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """'auto' -> CUDA when available, else CPU; anything else is passed to torch.device."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def check_card(volume: Volume, card, target_spacing: float | None = None,

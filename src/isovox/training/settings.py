@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..device import resolve_device  # noqa: F401  (re-exported: recipes import it from here)
 from ..errors import IsovoxError
 
 SCHEDULES = ("cosine", "step", "constant")
@@ -49,21 +50,6 @@ class TrainSettings:
         if not self.lr > 0 or min(self.validate_every, self.checkpoint_every, self.validation_batch) < 1:
             raise IsovoxError("lr must be positive and validate_every, checkpoint_every, validation_batch >= 1")
         return self
-
-
-def resolve_device(spec: str | torch.device = "auto") -> torch.device:
-    """'auto' -> 'cuda' when available, else 'cpu'; 'cuda[:N]' must exist."""
-    if str(spec) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(spec)
-    except (RuntimeError, TypeError):
-        raise IsovoxError(f"unknown device {spec!r}; use 'auto', 'cpu' or 'cuda[:N]'") from None
-    if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
-        raise IsovoxError(f"device {spec!r} is not available on this machine; use 'auto' or 'cpu'")
-    if device.type not in ("cpu", "cuda"):
-        raise IsovoxError(f"device {spec!r} is not supported; use 'auto', 'cpu' or 'cuda[:N]'")
-    return device
 
 
 def resolve_amp(mode: str, device: torch.device) -> torch.dtype | None:

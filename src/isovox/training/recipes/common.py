@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 import shutil
 from pathlib import Path
@@ -65,13 +66,44 @@ def make_config(cls: type, config: Any, overrides: dict) -> Any:
     base = cls() if config is None else config
     if not isinstance(base, cls):
         raise IsovoxError(f"config must be a {cls.__name__}, got {type(base).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for name, value in overrides.items():
+        _check_setting(name, value, str(fields[name].type))
     return dataclasses.replace(base, **overrides)
+
+
+# Settings that count things or sizes: None means "the default", anything else must be >= 1.
+_COUNTS = ("patch_size", "batch_size", "iterations", "validation_pairs")
+
+
+def _check_setting(name: str, value: Any, annotation: str) -> None:
+    """A setting whose type is a number must be one (``--set lr=notjson`` fails here, in one line)."""
+    if value is None or "Any" in annotation:
+        return
+    kinds = annotation.replace(" ", "").split("|")
+    if "bool" in kinds and isinstance(value, bool):
+        return
+    numeric = {"int", "float"} & set(kinds)
+    if numeric and "str" not in kinds and not isinstance(value, (dict, list, tuple)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise IsovoxError(f"setting {name} needs a finite number, got {value!r}")
+        if "float" not in kinds and not float(value).is_integer():
+            raise IsovoxError(f"setting {name} needs a whole number, got {value!r}")
+        if name in _COUNTS and value < 1:
+            raise IsovoxError(f"setting {name} must be >= 1 (or left out for the default), got {value!r}")
+        if name == "seed" and value < 0:
+            raise IsovoxError(f"setting seed must be >= 0, got {value!r}")
+        if name in ("lr", "minutes") and value <= 0:
+            raise IsovoxError(f"setting {name} must be > 0, got {value!r}")
+    elif kinds == ["str"] and not isinstance(value, str):
+        raise IsovoxError(f"setting {name} needs text, got {value!r}")
 
 
 def sizes(config: Any, device: torch.device) -> tuple[int, int]:
     """(patch_size, batch_size), filling None from :data:`DEVICE_SIZES`."""
     patch, batch = DEVICE_SIZES[device.type]
-    return int(config.patch_size or patch), int(config.batch_size or batch)
+    return (int(patch if config.patch_size is None else config.patch_size),
+            int(batch if config.batch_size is None else config.batch_size))
 
 
 def split_arch(arch: str, preset: str = "default") -> tuple[str, str]:

@@ -71,7 +71,7 @@ from ...errors import IsovoxError
 from ...models.cyclegan import create_cyclegan_network
 from ...pairs import LateralPairs, intensity_range, normalise
 from ...resample import cast_to_dtype, resampling_matrix
-from ...store import ModelCard, json_ready, read_card, save_model
+from ...store import ModelCard, json_ready, load_state, read_card, save_model
 from ...unpaired import UnpairedPatches
 from ...volume import AXIS_NAMES, Volume, axis_index, input_positions, lowres_axis
 from ..loop import StepContext, fit_networks
@@ -277,7 +277,7 @@ def load_degradation(folder: str | Path, device: str | torch.device = "cpu") -> 
     info = json.loads(config.read_text())
     network = create_cyclegan_network(info["network"].get("name", "g_hl"), **info["network"]["kwargs"])
     try:
-        network.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        network.load_state_dict(load_state(weights))
     except (RuntimeError, EOFError, OSError, ValueError) as error:
         raise IsovoxError(f"{weights} does not fit the degradation network it describes: "
                           f"{str(error).strip().splitlines()[0]}") from None
