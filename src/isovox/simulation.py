@@ -33,7 +33,7 @@ from .degrade.functional import slice_positions
 from .degrade.random import RandomCompose, RandomGaussianNoise, RandomSectionArtifacts
 from .degrade.recipes import check_factor, check_recipe, recipe_ops
 from .errors import IsovoxError
-from .volume import AXIS_NAMES, Volume, as_volume, axis_index, check_finite, output_length
+from .volume import AXIS_NAMES, Volume, as_volume, axis_index, check_finite, check_intensity_dtype, output_length
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,6 +62,7 @@ def simulate(volume: Volume, factor: float, axis: int | str = 0, recipe: str = "
     - ``seed``: seeds every random draw; the same seed gives the same result.
     """
     volume = as_volume(volume)
+    check_intensity_dtype(volume.dtype)
     axis = axis_index(axis)
     factor = check_factor(factor)
     check_recipe(recipe)

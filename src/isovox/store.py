@@ -24,6 +24,7 @@ import torch
 
 from . import __version__
 from .errors import IsovoxError
+from .jsontext import plain, strict_json
 from .io.atomic import atomic_output
 
 CONFIG_NAME = "config.json"
@@ -51,7 +52,7 @@ class ModelCard:
     isovox_version: str = __version__
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2)
+        return strict_json(asdict(self))
 
     @classmethod
     def from_dict(cls, values: dict) -> "ModelCard":
@@ -167,4 +168,4 @@ def describe_card(card: ModelCard) -> str:
 
 def json_ready(values: Any) -> Any:
     """Plain-JSON version of nested results (tuples to lists, numpy scalars to floats)."""
-    return json.loads(json.dumps(values, default=float))
+    return plain(values)

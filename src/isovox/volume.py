@@ -62,8 +62,9 @@ def _as_triple(values: Sequence[float] | float, what: str) -> tuple[float, float
 
 
 def check_intensity_dtype(dtype: np.dtype) -> np.dtype:
-    """Volumes hold real intensities: bool, integers or floats. Complex data would lose its
-    imaginary part silently in every cast, so it is refused with the fix."""
+    """Processing needs real intensities: bool, integers or floats. Complex data (which a Volume
+    may hold, e.g. read from MRC and written back) would lose its imaginary part silently in
+    every cast, so reconstruction, simulation and training refuse it with the fix."""
     if dtype.kind == "c":
         raise IsovoxError(f"complex-valued data ({dtype}); isovox reconstructs real intensities: save "
                           "the magnitude (abs) or the real part first")
@@ -107,7 +108,6 @@ class Volume:
             raise IsovoxError(describe_bad_dimensions(shape))
         if min(shape) < 1:
             raise IsovoxError(f"volume has an empty axis: shape {shape}")
-        check_intensity_dtype(np.dtype(self.data.dtype))
         object.__setattr__(self, "spacing", validate_spacing(self.spacing))
         object.__setattr__(self, "unit", canonical_unit(self.unit))
         object.__setattr__(self, "origin", _as_triple(self.origin, "origin"))

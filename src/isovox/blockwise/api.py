@@ -21,15 +21,17 @@ way), with no seams: a block never sees a border that the whole volume does not 
 
 from __future__ import annotations
 
+import errno
+import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import IsovoxError
+from ..errors import DiskFull, IsovoxError
 from ..reconstruction.grid import lowres_target, reconstruction_grid
 from ..resample import KERNELS, check_method
-from ..volume import Volume, resampling_factor, same_spacing
+from ..volume import Volume, check_intensity_dtype, output_dtype, resampling_factor, same_spacing
 from .compute import ARBITRARY, INTERPOLATION, SLICEWISE, VOLUMETRIC, BlockRecipe
 from .execute import BlockJob, execute
 from .plan import make_plan
@@ -37,6 +39,8 @@ from .records import WorkFolder, blockwise_status, file_digest
 from .source import InputSource, source_for
 
 DEFAULT_BLOCK = 128
+#: More blocks than this is a mistake (--block-size 1 gave 250,000 tiny tasks): refused up front.
+MAX_BLOCKS = 50_000
 _OUTPUT_SUFFIXES = (".zarr", ".ome.zarr")
 ARBITRARY_METHOD = "arbitrary-scale"          # the card method of isovox.reconstruction.arbitrary
 
@@ -65,9 +69,15 @@ def reconstruct_blockwise(input_path_or_volume: str | Path | Volume, output_path
     """
     output = _check_output(output_path, overwrite)
     source = _open_input(input_path_or_volume, spacing, unit, channel, output)
+    check_intensity_dtype(source.volume.dtype)
+    dtype = output_dtype(dtype, source.volume.dtype)
     recipe, factors, reach = _resolve(source.volume, method, model, target_spacing, axis, dtype, device,
                                       batch_size, keep_acquired)
     plan = make_plan(source.shape, factors, block_size, **reach)
+    if len(plan) > MAX_BLOCKS:
+        raise IsovoxError(f"block size {block_size} cuts the {' x '.join(map(str, plan.output_shape))} output into "
+                          f"{len(plan)} blocks (at most {MAX_BLOCKS}: each costs scheduling and a halo); "
+                          "use a larger --block-size, e.g. 128")
 
     work = WorkFolder(output)
     record = {"input": source.describe(), "recipe": recipe.describe(),
@@ -78,8 +88,15 @@ def reconstruct_blockwise(input_path_or_volume: str | Path | Volume, output_path
     done = work.start(record, plan.output_shape, recipe.dtype, geometry, plan.block_size, resume=resume)
     todo = [block for block in plan.blocks() if block.name not in done]
     label = Path(model).name if model is not None else recipe.method
-    execute(BlockJob(source, recipe, work), todo, workers=workers, scheduler=scheduler, processes=processes,
-            progress=progress, description=f"blockwise {label}, {len(todo)} of {len(plan)} blocks")
+    try:
+        execute(BlockJob(source, recipe, work), todo, workers=workers, scheduler=scheduler, processes=processes,
+                progress=progress, description=f"blockwise {label}, {len(todo)} of {len(plan)} blocks")
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        shutil.rmtree(work.root, ignore_errors=True)     # a full disk stops the run: free its space
+        raise DiskFull(f"no space left on the device while writing {output}; the unfinished blockwise "
+                       f"work folder {work.root} was removed: free some space and run again") from None
     work.finish([block.name for block in plan.blocks()], overwrite=overwrite,
                 summary={"method": recipe.kind if model is not None else recipe.method,
                          "block_size": list(plan.block_size)})

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import IsovoxError
+from ..jsontext import strict_json
 from ..io.atomic import _move_into_place, check_output
 
 WORK_SUFFIX = ".isovox-blockwise"
@@ -82,7 +83,7 @@ class WorkFolder:
         self.done.mkdir(parents=True)
         create_zarr_output(self.data, shape, dtype, geometry, chunks)
         self.token = uuid.uuid4().hex
-        run.write_text(json.dumps({**record, "token": self.token}, indent=2))
+        run.write_text(strict_json({**record, "token": self.token}))
         return set()
 
     def finish(self, names: Sequence[str], *, overwrite: bool, summary: dict) -> Path:

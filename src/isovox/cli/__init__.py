@@ -10,7 +10,10 @@ the terminal unless ``ISOVOX_DEBUG=1`` asks for it.
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
+import warnings
 from typing import Optional
 
 import typer
@@ -25,6 +28,20 @@ __all__ = ["app", "main"]
 
 def main(argv: Optional[list[str]] = None) -> int:
     """Entry point: run the app and turn every failure into one line and an exit code."""
+    in_main_thread = threading.current_thread() is threading.main_thread()   # signals need it
+    previous = signal.getsignal(signal.SIGTERM) if in_main_thread else None, warnings.showwarning
+    if in_main_thread:
+        _terminate_like_ctrl_c()
+    warnings.showwarning = _one_line_warning
+    try:
+        return _run(argv)
+    finally:                    # main() may be called in-process (tests, notebooks): leave no trace
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous[0])
+        warnings.showwarning = previous[1]
+
+
+def _run(argv: Optional[list[str]]) -> int:
     abort, exit_, usage, click_error = usage_error_classes()
     try:
         code = app(args=argv, standalone_mode=False)
@@ -40,7 +57,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         return _fail(error.format_message(), getattr(error, "exit_code", 1) or 1)
     except exit_ as error:
         return int(getattr(error, "exit_code", getattr(error, "code", 0)) or 0)
-    except (abort, KeyboardInterrupt):
+    except abort + (KeyboardInterrupt,):
         return _fail("interrupted", 130)
     except MemoryError:
         return _fail("out of memory; reconstruct block by block with --block-size, or use a smaller crop", 1)
@@ -52,10 +69,26 @@ def main(argv: Optional[list[str]] = None) -> int:
         return _fail(f"internal error: {type(error).__name__}: {error} (rerun with ISOVOX_DEBUG=1 for "
                      "the traceback, and please report it)", 1)
     # Typer returns an exit code instead of raising when a command exits early (Ctrl-C: 130).
+    if code == 130:
+        return _fail("interrupted", 130)
     return code if isinstance(code, int) else 0
 
 
 _INPUT_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+
+
+def _terminate_like_ctrl_c() -> None:
+    """SIGTERM (a cluster's scancel, a timeout) unwinds like Ctrl-C: temporaries are removed and
+    training saves its checkpoint, instead of the process dying where it stands."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, handler)
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"warning: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
 
 
 def _fail(message: str, code: int) -> int:

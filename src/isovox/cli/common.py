@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Annotated, Optional, Sequence, Tuple
@@ -85,4 +84,6 @@ def check_outputs(*paths: Optional[Path], inputs: Sequence[Optional[Path]] = (),
 
 
 def print_json(payload: dict) -> None:
-    typer.echo(json.dumps(payload, indent=2, default=str))
+    from ..jsontext import strict_json
+
+    typer.echo(strict_json(payload))

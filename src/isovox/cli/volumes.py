@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import List, Optional
 
@@ -10,6 +9,7 @@ import typer
 
 from .common import (ChannelOption, JsonOption, OverwriteOption, SpacingOption, UnitOption, app,
                      check_outputs, fraction, positive, positive_each, print_json, read_input)
+from ..jsontext import strict_json
 
 
 @app.command()
@@ -72,9 +72,8 @@ def simulate(
     volume = read_input(input, spacing, unit, channel)
     result = run_simulation(volume, factor, axis=axis, recipe=recipe, thickness=thickness,
                             offset=offset, noise=noise or None, artifacts=artifacts, seed=seed)
-    io.write(result.lowres, output, overwrite=overwrite)
-    io.write(result.ground_truth, gt_path, overwrite=overwrite)
-    io.write_text(record_path, json.dumps(result.record, indent=2), overwrite=overwrite)
+    io.write_together([(result.lowres, output), (result.ground_truth, gt_path)],
+                      [(record_path, strict_json(result.record))], overwrite=overwrite)
     payload = {"output": str(output), "ground_truth": str(gt_path), "record": str(record_path),
                "lowres": result.lowres.describe(), "ground_truth_grid": result.ground_truth.describe()}
     if as_json:
@@ -102,7 +101,7 @@ def reconstruct(
                                                          "the finest in-plane spacing"),
     axis: Optional[str] = typer.Option(None, help="low-resolution axis (default: the coarsest)"),
     dtype: Optional[str] = typer.Option(None, help="output dtype (default: the input's)"),
-    block_size: Optional[List[int]] = typer.Option(None, "--block-size", min=16, help="reconstruct block by block "
+    block_size: Optional[List[int]] = typer.Option(None, "--block-size", min=1, help="reconstruct block by block "
                                                    "(N or Z Y X output voxels) into a .zarr output: bounded "
                                                    "memory, resumable"),
     workers: Optional[int] = typer.Option(None, min=1, help="blockwise: local Dask workers (default: one per core)"),

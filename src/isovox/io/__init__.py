@@ -25,17 +25,20 @@ an existing output is replaced only with ``overwrite=True``, and the file a volu
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import re
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Sequence
 
+import numpy as np
+
 from ..errors import IsovoxError
 from ..volume import Volume
-from .atomic import atomic_output, check_output
+from .atomic import atomic_output, check_free_space, check_output
 
-__all__ = ["read", "write", "write_text", "check_output_path", "SUPPORTED_SUFFIXES",
+__all__ = ["read", "write", "write_together", "write_text", "check_output_path", "SUPPORTED_SUFFIXES",
            "split_dataset_path", "format_of", "create_zarr_output", "atomic_output"]
 
 # Longest first, so that '.ome.tif' wins over '.tif' and '.nii.gz' over '.gz'.
@@ -96,8 +99,29 @@ def write(volume: Volume, path: str | Path, *, overwrite: bool = False) -> Path:
     """Write ``volume`` in the format named by ``path``'s suffix, atomically; returns the path.
 
     Raises :class:`IsovoxError` if the output directory is missing, the output exists and
-    ``overwrite`` is False, or the output is the file the volume was read from.
+    ``overwrite`` is False, the output is the file the volume was read from, or the disk cannot
+    hold it.
     """
+    with contextlib.ExitStack() as stack:
+        return _write_within(stack, volume, path, overwrite)
+
+
+def write_together(volumes: Sequence[tuple[Volume, str | Path]], texts: Sequence[tuple[str | Path, str]] = (),
+                   *, overwrite: bool = False) -> list[Path]:
+    """Write several outputs that only make sense together (a simulated volume, its ground truth
+    and its record): every one is written to its temporary first, and they are moved into place
+    only when all succeeded, so a failure (a full disk) leaves none of them behind."""
+    with contextlib.ExitStack() as stack:
+        paths = [_write_within(stack, volume, path, overwrite) for volume, path in volumes]
+        for path, text in texts:
+            tmp = stack.enter_context(atomic_output(Path(path), suffix=Path(path).suffix, overwrite=overwrite))
+            tmp.write_text(text, encoding="utf-8")
+            paths.append(Path(path))
+        return paths
+
+
+def _write_within(stack: contextlib.ExitStack, volume: Volume, path: str | Path, overwrite: bool) -> Path:
+    """Write ``volume`` to a temporary that becomes ``path`` when ``stack`` closes without error."""
     if not isinstance(volume, Volume):
         raise IsovoxError(f"write() needs a Volume, got {type(volume).__name__}")
     file_path, dataset = split_dataset_path(path)
@@ -108,10 +132,18 @@ def write(volume: Volume, path: str | Path, *, overwrite: bool = False) -> Path:
     elif fmt == "hdf5":
         options["dataset"] = dataset
     writer = _module(fmt).write
-    with atomic_output(file_path, suffix=suffix, directory=(fmt == "zarr"), overwrite=overwrite,
-                       source=volume.meta.get("source")) as tmp:
-        writer(volume, tmp, **options)
+    if fmt != "zarr" and not suffix.endswith(".gz"):
+        # Uncompressed (or, for HDF5, compressed by at most this): the size is known up front, and
+        # HDF5 and memory-mapped MRC writers crash the interpreter when the disk fills mid-write.
+        check_free_space(file_path, _data_bytes(volume))
+    tmp = stack.enter_context(atomic_output(file_path, suffix=suffix, directory=(fmt == "zarr"),
+                                            overwrite=overwrite, source=volume.meta.get("source")))
+    writer(volume, tmp, **options)
     return file_path
+
+
+def _data_bytes(volume: Volume) -> int:
+    return int(np.prod(volume.shape, dtype=np.float64)) * volume.dtype.itemsize
 
 
 def check_output_path(path: str | Path, *, overwrite: bool = False,

@@ -17,6 +17,7 @@ error rather than a silent lossy conversion. Spacing and origin are written in a
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,18 @@ def stored_dtype(dtype: np.dtype) -> np.dtype:
                       "volume or write .tif, .h5 or .zarr")
 
 
+def _reserve_blocks(path: Path) -> None:
+    """Allocate the (sparse) memory-mapped file's blocks now: a full disk then raises ENOSPC here,
+    instead of killing the process with SIGBUS at the first store into an unbacked page."""
+    if not hasattr(os, "posix_fallocate"):
+        return
+    descriptor = os.open(path, os.O_RDWR)
+    try:
+        os.posix_fallocate(descriptor, 0, os.fstat(descriptor).st_size)
+    finally:
+        os.close(descriptor)
+
+
 def write(volume: Volume, path: Path) -> None:
     """Write ``volume`` to ``path`` (a temporary file chosen by :mod:`isovox.io.atomic`)."""
     target = stored_dtype(volume.dtype)
@@ -116,6 +129,7 @@ def write(volume: Volume, path: Path) -> None:
     volume = volume.in_unit("angstrom")        # MRC's only unit
     mode = mrcfile.utils.mode_from_dtype(target)
     with mrcfile.new_mmap(str(path), shape=volume.shape, mrc_mode=mode, overwrite=True) as mrc:
+        _reserve_blocks(path)
         for start, slab in iter_slabs(volume.data, 16):
             mrc.data[start:start + slab.shape[0]] = slab.astype(target, copy=False)
         mrc.voxel_size = tuple(volume.spacing[::-1])

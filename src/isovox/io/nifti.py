@@ -98,8 +98,8 @@ def _check_declared_size(path: Path, header, lazy: bool) -> None:
     if not path.name.lower().endswith(".gz"):
         stored = path.stat().st_size - int(header.get_data_offset())
         if declared > stored:
-            raise IsovoxError(f"{path}: the header declares {shape} voxels ({declared} bytes) but the "
-                              f"file holds {max(stored, 0)} bytes of data; the file is truncated or corrupt")
+            raise IsovoxError(f"cannot read {path} as {FORMAT}: the header declares {shape} voxels ({declared} "
+                              f"bytes) but the file holds {max(stored, 0)} bytes of data; truncated or corrupt")
     if not lazy:
         check_fits_in_memory(declared, f"reading {path.name} ({' x '.join(map(str, shape))} voxels)",
                              "read it lazily (blockwise reconstruction) or crop it first")

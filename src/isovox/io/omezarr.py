@@ -21,6 +21,7 @@ memory.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -47,6 +48,7 @@ def read(path: Path, *, spacing=None, unit=None, channel=None, lazy: bool = Fals
     with library_errors(path, FORMAT):
         node = zarr.open(str(path), mode="r")
         array, axes, file_spacing, file_unit, origin, direction = _locate(node, path)
+        _warn_absent_chunks(array, path)
         if lazy:
             import dask.array as da
             data: Any = da.from_zarr(array)
@@ -56,6 +58,20 @@ def read(path: Path, *, spacing=None, unit=None, channel=None, lazy: bool = Fals
     spacing, unit = resolve_spacing(path, file_spacing, file_unit, spacing, unit, DEFAULT_UNIT)
     return make_volume(data, path=path, fmt="zarr", lazy=lazy, spacing=spacing, unit=unit,
                        origin=origin, direction=direction)
+
+
+def _warn_absent_chunks(array: Any, path: Path) -> None:
+    """Zarr reads an absent chunk as the fill value without a word; a deleted or never-written
+    chunk then looks like real zeros. Say how many are absent (sparse stores omit constant chunks
+    on purpose, so this is a warning, not an error)."""
+    try:
+        total, stored = int(array.nchunks), int(array.nchunks_initialized)
+    except (AttributeError, TypeError, NotImplementedError):
+        return
+    if stored < total:
+        warnings.warn(f"{total - stored} of {total} chunks of {path} are absent and read as the fill value "
+                      f"{array.fill_value}; if the store was not written sparse on purpose, it is incomplete",
+                      UserWarning, stacklevel=3)
 
 
 def _locate(node: Any, path: Path) -> tuple[Any, str, Any, str | None, Any, Any]:

@@ -18,7 +18,7 @@ from ..errors import IsovoxError
 from ..progress import progress_bar
 from ..resample import METHODS as INTERPOLATION_METHODS  # noqa: F401  (re-exported)
 from ..resample import check_method, resample, resampling_plan
-from ..volume import Volume, check_finite, output_dtype
+from ..volume import Volume, check_finite, check_intensity_dtype, output_dtype
 from .grid import check_output_fits, lowres_target, reconstruction_grid
 
 
@@ -37,6 +37,7 @@ def reconstruct(volume: Volume, method: str = "cubic", target_spacing: float | S
 
     ``dtype`` defaults to the input's; integer outputs are rounded and clipped to their range.
     """
+    check_intensity_dtype(volume.dtype)
     dtype = output_dtype(dtype, volume.dtype)
     if model is not None:
         return _reconstruct_with_model_folder(volume, method, target_spacing, axis, dtype, model,

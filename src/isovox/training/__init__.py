@@ -26,15 +26,17 @@ loop (:func:`fit`, :func:`fit_networks`), losses and settings are importable fro
 from __future__ import annotations
 
 import importlib
+import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..errors import IsovoxError
-from ..volume import Volume
+from ..errors import DiskFull, IsovoxError
+from ..volume import Volume, check_intensity_dtype
 from .checkpoint import TrainingInterrupted
 from .loop import StepContext, fit, fit_networks
 from .losses import SelfSupLoss, l1_loss, projected_distribution_loss
 from .recipes import SelfSupConfig, train_paired, train_selfsup
+from .recipes.common import default_workdir
 from .settings import TrainSettings
 
 # method -> (module under isovox.training.recipes, function); a recipe loads only when used
@@ -70,7 +72,21 @@ def train(volume: Volume | Sequence[Volume] | None, output_dir: str | Path, meth
     (supervised3d).
     """
     recipe = _recipe(method)
+    for given in [volume, ground_truth, highres]:
+        for item in (given if isinstance(given, (list, tuple)) else [given]):
+            if isinstance(item, Volume):
+                check_intensity_dtype(item.dtype)
     options = dict(overwrite=overwrite, resume=resume, workdir=workdir, **config_fields)
+    try:
+        return _dispatch(method, recipe, volume, output_dir, ground_truth, highres, options)
+    except DiskFull as error:
+        # a full disk stops a run for good: free the checkpoints' space rather than keep it filled
+        folder = Path(workdir) if workdir is not None else default_workdir(Path(output_dir))
+        shutil.rmtree(folder, ignore_errors=True)
+        raise DiskFull(f"{error} (the training work folder {folder} was removed too)") from None
+
+
+def _dispatch(method: str, recipe, volume, output_dir, ground_truth, highres, options: dict) -> Path:
     if method == "supervised3d":
         if highres is None or volume is not None or ground_truth is not None:
             raise IsovoxError("method 'supervised3d' learns from isotropic references: pass highres=[...] "

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ...errors import IsovoxError
+from ...jsontext import strict_json
 from ...pairs import PERCENTILES
 from ...io.atomic import check_output
 from ...models import create_model, list_models
@@ -157,7 +158,7 @@ def record_run(workdir: Path, fingerprint: dict, resume: bool) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     if not resume:
         (workdir / "checkpoint.pt").unlink(missing_ok=True)
-    record.write_text(json.dumps(fingerprint, indent=2))
+    record.write_text(strict_json(fingerprint))
 
 
 def run_training(model: torch.nn.Module, sample_batch: Callable, loss: Any, validation: Any,

@@ -68,6 +68,7 @@ import numpy as np
 import torch
 
 from ...errors import IsovoxError
+from ...jsontext import strict_json
 from ...models.cyclegan import create_cyclegan_network
 from ...pairs import LateralPairs, intensity_range, normalise
 from ...resample import cast_to_dtype, resampling_matrix
@@ -377,7 +378,7 @@ def train_degradation_learning(volume: Volume, output_dir: str | Path,
                "lowres_spacing": pairs.lowres_spacing, "target_spacing": pairs.target_spacing,
                "unit": volume.unit, "percentiles": list(config.percentiles), "normalisation": pairs.normalisation}
     extra = {DEGRADATION_WEIGHTS: _bytes_of({k: v.detach().cpu() for k, v in g_hl.state_dict().items()}),
-             DEGRADATION_CONFIG: json.dumps(json_ready(learned), indent=2).encode()}
+             DEGRADATION_CONFIG: strict_json(learned).encode()}
     save_model(output_dir, model.cpu(), card, overwrite=overwrite, extra_files=extra)
     shutil.rmtree(workdir, ignore_errors=True)
     return output_dir

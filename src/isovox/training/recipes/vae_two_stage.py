@@ -86,6 +86,7 @@ import numpy as np
 import torch
 
 from ...errors import IsovoxError
+from ...jsontext import strict_json
 from ...latent import SYNTHESIS_MODES, kl_between, kl_to_standard_normal, synthesize_volume
 from ...models.vae import SliceVAE, create_slice_critic, create_vae
 from ...pairs import PERCENTILES, intensity_range
@@ -344,7 +345,7 @@ def _stage2_overrides(config: VAETwoStageConfig, factor: float, axis: int) -> di
 def _vae_files(vae: SliceVAE, info: dict) -> dict[str, bytes]:
     buffer = _io.BytesIO()
     torch.save({k: v.detach().cpu() for k, v in vae.state_dict().items()}, buffer)
-    return {VAE_WEIGHTS: buffer.getvalue(), VAE_INFO: json.dumps(json_ready(info), indent=2).encode()}
+    return {VAE_WEIGHTS: buffer.getvalue(), VAE_INFO: strict_json(info).encode()}
 
 
 def load_stage1_vae(folder: str | Path) -> tuple[SliceVAE, dict]:
