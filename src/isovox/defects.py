@@ -1,53 +1,46 @@
 """Defective sections along the low-resolution axis: found from the data, or given by the user.
 
 Serial-section stacks lose sections (blank), over- or under-expose them (saturated, dark,
-bright) and sometimes image one twice (duplicate). ``detect_defects(volume)`` reads the volume
-once, in chunks of sections of bounded size (a lazy dask / zarr volume is never loaded whole),
-and measures per section: mean, standard deviation, the fraction of pixels at the volume's
-minimum and maximum, and the Pearson correlation with the previous section on a grid of at most
-256 x 256 samples.
+bright) and image some twice (duplicate). ``detect_defects`` reads the volume once, in chunks of
+sections of bounded size (a lazy dask / zarr volume is never loaded whole), and measures per
+section: mean, std, the fraction of pixels at the volume's minimum and maximum, and the Pearson
+correlation with the previous section on a grid of at most 256 x 256 samples.
 
-Rules (precedence: blank, saturated, duplicate, dark / bright; defaults in :class:`DefectRules`)
-------------------------------------------------------------------------------------------------
-Each rule flags an *abrupt* change. At the edge of an MRI head the content fades over several
-slices; those slices are air, not defects.
+Rules (precedence blank, saturated, duplicate, dark / bright; defaults in :class:`DefectRules`).
+Each flags an *abrupt* change: at the edge of an MRI head the content fades over several slices,
+and that is air, not a defect.
 
-- **blank**: std <= 0.1 x the median section std. EM tissue sections keep >= 0.73 of the median
-  (CREMI 0.73, ISBI 0.79, FlyEM 0.88); a lost section is constant or holds detector noise only.
-  A run of such sections is a defect only if a section next to it is ordinary: std >= 0.5 x the
-  median and not *emptier* than its neighbours (its fraction of background pixels, those at the
-  volume minimum, exceeds the median of its 10 nearest sections' by > 0.1; counted only where
-  the minimum is a background value, see below). Colin27's empty edge slices have neighbours
-  below 0.2 x the median std or, after coarse through-plane sampling (x6 to x8), with 0.37 to
-  0.46 more background than theirs.
-- **saturated**: >= 20 % of the pixels at the volume's minimum or maximum, counted only for an
-  extreme that the median section uses for < 1 % of its pixels. EM sections hold <= 0.3 % at
-  either extreme (ISBI); an extreme that ordinary sections use a lot is background (Colin27's
-  air, 0, covers 24 % to 100 % of a slice), not clipping.
-- **duplicate**: correlation with the previous section >= 0.999, and its dissimilarity ``1 - r``
-  <= 0.1 x the stack's median ``1 - r``, so neighbours must ordinarily differ much more
-  (ordinary r: ISBI 0.22, CREMI 0.32, FlyEM at 10 nm 0.95, Colin27 at 1 mm 0.98 with a maximum
-  of 0.994). The later section of the pair is reported; a constant section has no correlation
-  and is never a duplicate (MRI air slices are all equal).
-- **dark / bright**: the section mean is a robust outlier against its 10 nearest compared
-  sections (5 each side; the window shifts at the ends to keep 10), leaving out sections already
-  flagged and emptier ones: ``z = (mean - median) / max(1.4826 x MAD, 0.1 x median std)``,
-  dark when z < -6, bright when z > 6, for a run with a section next to it at z < 3 in the same
-  direction. The local window follows slow trends (EM brightness drift, MRI anatomy) that a
-  global median would call outliers. Six robust sigmas: a Gaussian passes it with odds ~1e-9,
-  and a window of 10 estimates its MAD loosely, so a lower limit fires on heavy-tailed real
-  stacks (ISBI's ordinary jitter reaches |z| = 2.9; Colin27 interior slices 4.9), while an
-  exposure failure lies tens of sigmas away (FlyEM x0.3: z = -15 to -30). The floor keeps a very
-  steady stack (CREMI's means move < 1 grey level per section) from calling a few grey levels
-  an outlier: a flagged mean is off by >= 0.6 x the tissue contrast. The flank test separates a
-  step from a fade: Colin27's edge runs reach |z| = 7.3, but their neighbours sit at >= 4.2.
+- **blank**: std <= 0.1 x the median section std (EM tissue keeps >= 0.73 of it: CREMI 0.73,
+  ISBI 0.79, FlyEM 0.88; a lost section is constant or detector noise), in a run with an
+  ordinary section next to it: std >= 0.5 x the median and not *emptier* than its neighbours
+  (its fraction of pixels at the minimum exceeds the median of its 10 nearest sections' by
+  > 0.1, counted only where the minimum is a background value, see below). Next to Colin27's
+  empty edge slices sit slices with < 0.2 x the median std or, sampled coarser than x4, with
+  >= 0.32 more background than their neighbours.
+- **saturated**: >= 20 % of the pixels at the volume's minimum or maximum, for an extreme that
+  the median section uses for < 1 % of its pixels. EM sections hold <= 0.3 % at an extreme
+  (ISBI); one that ordinary sections use a lot is background (Colin27's air, 0, is 24 % to
+  100 % of a slice), not clipping.
+- **duplicate**: correlation with the previous section >= 0.999, and ``1 - r`` <= 0.1 x the
+  median ``1 - r`` of the stack, so ordinary neighbours differ much more (median r: ISBI 0.22,
+  CREMI 0.32, FlyEM at 10 nm 0.95, Colin27 at 1 mm 0.98, max 0.994). The later section of the
+  pair is reported. Constant sections (MRI air) have no correlation and are never duplicates.
+- **dark / bright**: ``z = (mean - median) / max(1.4826 x MAD, 0.1 x median std)`` over the 10
+  nearest compared sections (5 a side, shifted at the ends; flagged and emptier sections are
+  not compared); dark below -6, bright above 6, in a run with a neighbour at z < 3 in the same
+  direction. The local window follows slow trends (EM brightness drift, MRI anatomy). Six
+  robust sigmas: a Gaussian passes it with odds ~1e-9 and a 10-section MAD is a loose estimate;
+  ordinary real sections reach |z| = 2.9 (ISBI) and 5 (Colin27, slices next to the fade), an
+  exposure failure -15 to -30 (FlyEM x0.3). The floor keeps a very steady stack (CREMI's means
+  move < 1 grey level per section) from flagging a few grey levels: a flagged mean is off by
+  >= 0.6 x the tissue contrast. The neighbour test tells a step from a fade: Colin27's edge runs
+  reach |z| = 7.3 but their neighbours stay >= 4.2.
 
-Tuned on the CREMI crop (25 x 625 x 625 at 40 nm: finds exactly the all-zero section 14), ISBI
-2012 (30 x 512 x 512 at 50 nm: clean), FlyEM FIB-SEM (250^3 at 10 nm, clean along every axis;
-simulated x4 with injected defects: all found, nothing else) and Colin27 T1 MRI (1 mm: no
-detections along z, y or x, as acquired or degraded x1.5 to x10 through-plane by every recipe).
-
-User sections (``extra``) get reason 'user' unless the detector already named them.
+Tuned on CREMI (25 x 625 x 625 at 40 nm: exactly the all-zero section 14), ISBI 2012 (30 x 512
+x 512 at 50 nm: clean), FlyEM FIB-SEM (250^3 at 10 nm: clean along every axis; x4 sections with
+injected defects: all found, nothing else) and Colin27 T1 MRI (1 mm: nothing along z, y or x,
+as acquired or degraded x1.5 to x10 through-plane by every recipe). User sections (``extra``)
+get reason 'user' unless the detector already named them.
 """
 
 from __future__ import annotations
@@ -55,6 +48,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
@@ -88,17 +82,16 @@ class DefectRules:
 
 @dataclass(frozen=True)
 class SectionDefect:
-    index: int
+    index: int                       # section index along the report's axis
     reason: str
     statistic: str | None = None     # what was measured ('std', 'mean_robust_z', ...)
     value: float | None = None
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
 class DefectReport:
+    """Bad sections along ``axis``, one entry each; ``good`` and ``good_mask()`` are the rest."""
+
     axis: int
     n_sections: int
     defects: tuple[SectionDefect, ...]
@@ -121,7 +114,7 @@ class DefectReport:
 
     def to_dict(self) -> dict:
         return dict(axis=AXIS_NAMES[self.axis], n_sections=self.n_sections,
-                    defects=[d.to_dict() for d in self.defects], indices=list(self.indices),
+                    defects=[asdict(d) for d in self.defects], indices=list(self.indices),
                     good=list(self.good), thresholds=dict(self.thresholds))
 
 
@@ -146,10 +139,7 @@ def detect_defects(volume: Any, axis: int | str | None = None, *, extra: Iterabl
     axis = _sections_axis(volume, axis)
     n_sections = int(data.shape[axis])
     user = _validated_user_indices(extra, n_sections, axis)
-    found: dict[int, SectionDefect] = {}
-    thresholds: dict = {}
-    if detect:
-        found, thresholds = _detected(section_statistics(data, axis), rules)
+    found, thresholds = _detected(section_statistics(data, axis), rules) if detect else ({}, {})
     for index in user:
         found.setdefault(index, SectionDefect(index, "user"))
     defects = tuple(found[i] for i in sorted(found))
@@ -163,7 +153,7 @@ def parse_section_list(text: str) -> tuple[int, ...]:
     indices: list[int] = []
     for item in (part.strip() for part in text.split(",")):
         indices.extend(_parse_section_item(item, text))
-    repeated = sorted({i for i in indices if indices.count(i) > 1})
+    repeated = sorted(i for i, count in Counter(indices).items() if count > 1)
     if repeated:
         raise IsovoxError(f"bad section list {text!r}: section {repeated[0]} is listed twice")
     return tuple(sorted(indices))
@@ -213,10 +203,9 @@ def _chunk_statistics(sections: np.ndarray, previous_grid: np.ndarray | None,
     flat = sections.reshape(len(sections), -1)
     low, high = flat.min(axis=1), flat.max(axis=1)
     grid = sections[:, ::stride[0], ::stride[1]].reshape(len(sections), -1)
-    before = grid[:-1] if previous_grid is None else np.concatenate([previous_grid[None], grid[:-1]])
-    correlation = _row_correlation(grid[len(grid) - len(before):], before)
-    if previous_grid is None:
-        correlation = np.concatenate([[np.nan], correlation])
+    # Section 0 of the volume has no previous section: a NaN row gives it a NaN correlation.
+    first = np.full(grid.shape[1], np.nan) if previous_grid is None else previous_grid
+    correlation = _row_correlation(grid, np.concatenate([first[None], grid[:-1]]))
     part = dict(mean=flat.mean(axis=1), std=flat.std(axis=1), min=low, max=high,
                 count_at_min=(flat == low[:, None]).sum(axis=1),
                 count_at_max=(flat == high[:, None]).sum(axis=1), correlation=correlation)
@@ -268,9 +257,8 @@ def _blank_sections(std: np.ndarray, typical_std: float, emptier: np.ndarray,
 
 def _emptier_than_neighbours(fraction_at_min: np.ndarray, rules: DefectRules) -> np.ndarray:
     """Sections holding clearly more background than their neighbours: the object's edge."""
-    nothing = np.zeros(len(fraction_at_min), dtype=bool)
     if len(fraction_at_min) < 3 or np.median(fraction_at_min) < rules.background_fraction:
-        return nothing    # the minimum is not a background value (EM): no section is 'emptier'
+        return np.zeros(len(fraction_at_min), dtype=bool)   # no background (EM): none is emptier
     windows = fraction_at_min[_neighbour_windows(len(fraction_at_min), rules.window_half_width)]
     return fraction_at_min > np.median(windows, axis=1) + rules.emptier_fraction
 
@@ -332,7 +320,7 @@ def _duplicate_sections(correlation: np.ndarray, rules: DefectRules) -> tuple[li
     """Sections (near-)identical to the previous one, in a stack whose neighbours differ more."""
     measured = correlation[np.isfinite(correlation)]
     if len(measured) == 0:
-        return [], float("nan")
+        return [], rules.duplicate_correlation     # every section is constant: nothing to compare
     typical_dissimilarity = 1.0 - float(np.median(measured))
     limit = max(rules.duplicate_correlation,
                 1.0 - rules.duplicate_dissimilarity_ratio * typical_dissimilarity)

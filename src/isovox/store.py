@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,9 @@ def _check_card_types(values: dict) -> None:
 def load_state(path: Path) -> dict:
     """A weights file's state dict (tensors only), or a one-line error for anything else."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():      # torch warns about odd pickle protocols of random bytes
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:          # random bytes, a truncated zip, a pickle of other objects
         raise IsovoxError(f"{path} is not a readable weights file ({type(error).__name__}); the model "
                           "folder is damaged: restore it or train again") from None

@@ -27,6 +27,7 @@ import socket
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -127,7 +128,13 @@ def _default_mode(directory: bool) -> int:
 
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
+        # A writer with I/O threads (zarr's) may still finish a chunk or two after its failure was
+        # raised, recreating files under the folder just removed: remove again until it stays gone.
+        for attempt in range(5):
+            shutil.rmtree(path, ignore_errors=True)
+            if not path.exists():
+                break
+            time.sleep(0.05 * (attempt + 1))
     else:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()

@@ -21,6 +21,7 @@ memory.
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 from pathlib import Path
 from typing import Any, Sequence
@@ -192,10 +193,34 @@ def write(volume: Volume, path: Path) -> None:
     if volume.dtype.kind in "OUSV":
         raise IsovoxError(f"Zarr output cannot store dtype {volume.dtype}")
     array = create_zarr_output(path, volume.shape, volume.dtype, volume, overwrite=True)
-    if is_dask(volume.data):
-        import dask.array as da
-        # One dask chunk per zarr chunk: no two tasks ever write the same chunk.
-        da.store(volume.data.rechunk(array.chunks), array, lock=False)
+    try:
+        if is_dask(volume.data):
+            import dask.array as da
+            # One dask chunk per zarr chunk: no two tasks ever write the same chunk.
+            da.store(volume.data.rechunk(array.chunks), array, lock=False)
+            return
+        for start, slab in iter_slabs(volume.data, array.chunks[0]):
+            array[start:start + slab.shape[0]] = slab
+    except BaseException:
+        _settle_pending_writes()
+        raise
+
+
+def _settle_pending_writes(timeout: float = 30.0) -> None:
+    """When one chunk write fails (a full disk), zarr raises at once while its I/O thread still
+    runs the slab's other chunk writes; they would recreate files after the caller removed the
+    partial output. Wait for them to end (zarr's loop is private API: skipped if it moves)."""
+    try:
+        from zarr.core.sync import _get_loop
+        loop = _get_loop()
+    except (ImportError, AttributeError, RuntimeError):
         return
-    for start, slab in iter_slabs(volume.data, array.chunks[0]):
-        array[start:start + slab.shape[0]] = slab
+
+    async def settle() -> None:
+        current = asyncio.current_task()
+        await asyncio.gather(*(t for t in asyncio.all_tasks() if t is not current), return_exceptions=True)
+
+    try:
+        asyncio.run_coroutine_threadsafe(settle(), loop).result(timeout=timeout)
+    except Exception:
+        pass
