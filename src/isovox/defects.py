@@ -16,7 +16,7 @@ and that is air, not a defect.
   (its fraction of pixels at the minimum exceeds the median of its 10 nearest sections' by
   > 0.1, counted only where the minimum is a background value, see below). Next to Colin27's
   empty edge slices sit slices with < 0.2 x the median std or, sampled coarser than x4, with
-  >= 0.32 more background than their neighbours.
+  >= 0.3 more background than their neighbours.
 - **saturated**: >= 20 % of the pixels at the volume's minimum or maximum, for an extreme that
   the median section uses for < 1 % of its pixels. EM sections hold <= 0.3 % at an extreme
   (ISBI); one that ordinary sections use a lot is background (Colin27's air, 0, is 24 % to
@@ -30,11 +30,11 @@ and that is air, not a defect.
   not compared); dark below -6, bright above 6, in a run with a neighbour at z < 3 in the same
   direction. The local window follows slow trends (EM brightness drift, MRI anatomy). Six
   robust sigmas: a Gaussian passes it with odds ~1e-9 and a 10-section MAD is a loose estimate;
-  ordinary real sections reach |z| = 2.9 (ISBI) and 5 (Colin27, slices next to the fade), an
-  exposure failure -15 to -30 (FlyEM x0.3). The floor keeps a very steady stack (CREMI's means
-  move < 1 grey level per section) from flagging a few grey levels: a flagged mean is off by
-  >= 0.6 x the tissue contrast. The neighbour test tells a step from a fade: Colin27's edge runs
-  reach |z| = 7.3 but their neighbours stay >= 4.2.
+  ordinary real sections reach |z| = 2.9 (ISBI) and, next to a fade, 5.0 (Colin27 up to x4;
+  5.97 at x7), an exposure failure -15 to -30 (FlyEM x0.3). The floor keeps a very steady
+  stack (CREMI's means move < 1 grey level per section) from flagging a few grey levels: a
+  flagged mean is off by >= 0.6 x the tissue contrast. The neighbour test tells a step from a
+  fade: Colin27's edge runs reach |z| = 7.3 but their neighbours stay >= 4.2.
 
 Tuned on CREMI (25 x 625 x 625 at 40 nm: exactly the all-zero section 14), ISBI 2012 (30 x 512
 x 512 at 50 nm: clean), FlyEM FIB-SEM (250^3 at 10 nm: clean along every axis; x4 sections with
