@@ -1,60 +1,75 @@
 """Estimate how an anisotropic volume was acquired, from the volume itself.
 
-``estimate_acquisition(volume)`` measures the slice profile (shape and thickness, in the volume's
-physical unit), the noise level, section flicker and misalignment; ``training_recipe(estimate)``
-turns it into the ``recipe`` and ``thickness`` that :class:`isovox.pairs.LateralPairs` takes, so
-training degrades lateral planes the way the real sections were degraded instead of assuming a
-Gaussian as wide as the section spacing.
+``estimate_acquisition(volume)`` measures the slice profile (shape and width in the volume's
+physical unit), the noise, section flicker and misalignment; ``training_recipe(estimate)`` turns
+it into the ``recipe`` and ``thickness`` of :class:`isovox.pairs.LateralPairs`, so that training
+degrades lateral planes the way the sections were degraded instead of assuming a Gaussian as wide
+as the section spacing. Widths are physical, so the same sections withheld to double spacing
+should give the same width (see the limits below for when they cannot).
 
-Method (symmetric spectral matching)
-------------------------------------
-Assumption: the tissue is statistically isotropic (its second-order statistics do not depend on
-direction). A section is then a slab of tissue seen through an unknown profile ``h`` along the
-low-resolution axis and sampled every ``D`` (the section spacing); lateral lines are sharp and
-finely sampled. For each candidate profile (Gaussian FWHM or box slab, 0 to 3 ``D``):
+Method: symmetric spectral matching
+-----------------------------------
+Assumption: the tissue is statistically isotropic. A section is tissue seen through an unknown
+profile ``h`` along the low-resolution axis, sampled every ``D`` (the section spacing); lateral
+lines are finely sampled. For each candidate profile (Gaussian FWHM, or box slab) the fit
+compares two sets of lines that agree, for isotropic tissue, exactly when the candidate is ``h``:
 
-- *model side*: lateral lines are blurred along their direction by the candidate and sampled
-  every ``D`` with the project's own degradation functions
-  (:func:`isovox.degrade.functional.gaussian_profile`, ``box_profile``, ``take_slices``: those
-  of the training recipes, so estimate and training share one model);
-- *data side*: the axial lines are blurred *across* their direction, in plane, by the same
-  candidate. This is what makes the comparison exact: the lateral lines were themselves seen
-  through the true profile across their direction (a section is a projection through its
-  thickness), and without the matching in-plane blur the model side lacks power at high
-  frequencies, which biased widths low by 30-40 % in our tests on isotropic textures;
-- both sides give a variogram over ``D``-spaced lags, ``gamma(m) = E[(x[k + m] - x[k])^2] / 2``,
-  averaged over both in-plane axes. A variogram is estimated from pairs of sections, so a blank
-  section (CREMI's section 14) simply drops out of its pairs, with no window or gap to correct;
-- each variogram becomes the power spectrum of section-to-section differences (Blackman-Tukey,
-  Parzen lag window), and the two spectra are compared as log power over 0.1 to 0.5 cycles per
-  section (up to the Nyquist frequency of the sections) after removing the best common level.
-  Log power weighs the top of the band, where the profile acts, as much as the bottom; the free
-  level makes the fit ignore a global contrast difference between axes.
+- *model side*: lateral lines blurred along their direction by the candidate and sampled every
+  ``D`` with the training recipes' own functions (:func:`isovox.degrade.functional.gaussian_profile`,
+  ``box_profile``, ``take_slices``), so estimate and training share one degradation model;
+- *data side*: the real axial lines, blurred *across* their direction (in plane) by the same
+  candidate. Lateral lines were seen through ``h`` across their direction (a section is a slab,
+  so its plane is a projection through its thickness); the matching in-plane blur makes the two
+  sides symmetric. Without it the model side lacks power at high frequencies and widths came
+  out 7-40 % low on isotropic textures.
 
-The candidate with the smallest misfit wins (per family a coarse grid of 0.1 ``D``, a fine grid
-around the best and a parabola); widths are physical, so the native volume and the same volume
-with every other section withheld (same thickness, double spacing) should give the same answer.
+Both sides give variograms over ``D``-spaced lags, ``gamma(m) = E[(x[k + m] - x[k])^2] / 2``,
+averaged over the two in-plane axes. A variogram is estimated from pairs of sections, so a blank
+section (CREMI's section 14) just drops out of its pairs, with no window or gap to correct for.
+Each variogram becomes the power spectrum of section-to-section differences (Blackman-Tukey,
+Parzen lag window, up to 16 lags), and the spectra are compared as log power from 0.1 to 0.5
+cycles per section (the sections' Nyquist frequency) once their mean log ratio is removed. Why:
 
-White noise needs no parameter: it is the same per voxel in both directions, and each side blurs
-it once by the candidate, so it enters both spectra alike. The noise level is reported
-separately (wavelet median estimator on lateral planes, :mod:`isovox.acquisition.artifacts`),
-as are section flicker and misalignment; neither is fitted into the profile.
+- log power weighs the top of the band, where a profile acts, as much as the bottom; a plain
+  variogram (or linear power) is dominated by middle frequencies, where a profile hardly acts
+  and real volumes deviate most from isotropy, and it gave widths 20-40 % off on FlyEM;
+- removing the mean log ratio (a free gain) keeps only the spectrum's shape: real volumes
+  differ from isotropy in overall axial power by up to 70 % (``power_ratio``: FlyEM 1.2, CREMI
+  0.8, Colin27 0.6-1.7), which a fixed gain would read as a profile.
 
-Why not fit noise or a gain freely: a free white-noise floor trades off against the profile
-(aliasing of thin sections and noise both lift the top of the band), and on isotropic textures
-it made the width unidentifiable; the symmetric comparison makes both unnecessary.
+White noise needs no parameter: each side blurs it once by the candidate, so it enters both
+alike. Fitting a free noise floor instead made widths unidentifiable (thin sections' aliasing and
+noise both lift the top of the band). Heavy noise still biases thick profiles a little (the model
+side's sampled noise is correlated when the profile is wider than ``D``): 5 % of the range made a
+40 nm FWHM read 35 nm on a texture.
 
-Limits: tissue that is not isotropic biases the width (FlyEM's 10 nm FIB-SEM cube has 15-40 %
-more power along z than in plane in the band that matters, which pulls thin profiles towards
-'take'); profiles much thinner than the spacing (below about half of it) change the spectrum
-little, so their width is the least certain; misalignment adds high-frequency power along the
-sections and reads as a thinner profile.
+Search: per family, widths 0 to 3 ``D`` every 0.2 ``D``, then every 0.04 ``D`` around the best,
+then a parabola. A Gaussian and a box 1.2-1.35 times its FWHM fit almost equally well (they
+differ mostly beyond the band), so a box wins only with a clearly smaller misfit; ``fwhm`` is
+always the best Gaussian (the Gaussian-equivalent FWHM of a box). A best width of at most one
+lateral pixel is 'take'. ``width_range`` lists the widths fitting almost as well: wide when the
+data hardly constrain the width.
+
+Before the fit (:mod:`isovox.acquisition.artifacts`): blank sections are left out; section
+flicker (mean and contrast about a running median) is removed; the random part of the section
+misalignment (phase correlation, about the smooth drift) is undone when it exceeds a pixel. All
+three are reported; without the last two, flicker and jitter read as thinner sections (the ISBI
+stack's 39 nm jitter turned a 27 nm FWHM into 'take').
+
+Limits, measured (thin means narrower than about half the spacing):
+- tissue that is not isotropic biases the width. FlyEM's 10 nm FIB-SEM cube has 15-40 % more
+  power along z than in plane in the band: thick profiles come out within 10 %, but a 20 nm box
+  at 40 nm spacing reads as a 13 nm box (12 nm FWHM) and a 40 nm FWHM at 80 nm spacing as 30 nm;
+- a thin profile mostly changes how much power aliases into the band, not its shape, and the
+  free gain discards the amount: at 80 nm spacing CREMI's sections fit anything up to 64 nm
+  (``width_range``), where the native 40 nm spacing gives 32-34 nm. Estimate on the native
+  volume, and reuse its width for withheld sections.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -62,14 +77,17 @@ import numpy as np
 from ..errors import IsovoxError
 from ..volume import AXIS_NAMES, Volume, axis_index, lowres_axis
 from . import artifacts
-from .profile_fit import MAX_LAGS, SHAPES, Sampling, Strides, best_width, search
+from .profile_fit import MAX_LAGS, Sampling, Strides, best_width, plausible_widths, search
 
 MAX_SIDE = 1024                 # in-plane extent read (central crop) of a large volume
-MODEL_VOXELS = 1 << 19          # lateral-plane voxels blurred per candidate (model side)
-AXIAL_VOXELS = 1 << 19          # section voxels blurred per candidate and in-plane axis (data side)
+MODEL_VOXELS = 1 << 18          # lateral-plane voxels blurred per candidate (model side)
+AXIAL_VOXELS = 1 << 18          # section voxels blurred per candidate and in-plane axis (data side)
 MAX_MODEL_PLANES = 16
 MIN_SECTIONS = 5
 BLANK_FRACTION = 0.05           # a section whose std is below this fraction of the median is blank
+SHAPE_MARGIN = 0.8              # a box wins only with a misfit below this fraction of the Gaussian's
+MIN_JITTER = 1.0                # lateral pixels (rms) of jitter below which sections are not moved
+RANGE_TOLERANCE = 1.0           # width_range: widths whose misfit is at most (1 + this) x the best
 
 
 @dataclass(frozen=True)
@@ -80,13 +98,20 @@ class AcquisitionEstimate:
       wide); ``thickness``: the chosen profile's width in ``unit`` (FWHM for 'gaussian', slab
       for 'box'), None for 'take'.
     - ``fwhm`` and ``box_width``: the best width within each family, whichever won
-      (``fwhm`` is the Gaussian-equivalent FWHM of a box estimate).
-    - ``misfit``: the winner's mean squared log-spectral residual; ``level``: axial / lateral
-      power ratio at the winner (1 for isotropic tissue; far from 1 warns of anisotropy).
-    - ``noise_sigma``: white noise as a fraction of the data range (max - min), the convention
-      of :func:`isovox.simulation.simulate`; ``noise_std`` in intensity units.
-    - ``flicker``: ``{'offset', 'contrast'}`` per-section variation (upper bounds);
-      ``misalignment``: ``{'median', 'max'}`` shifts between neighbouring sections in ``unit``.
+      (``fwhm`` is the Gaussian-equivalent FWHM of a box estimate). The two families fit
+      almost equally well (they differ mostly beyond the band the sections sample), so a box
+      wins only with a clearly smaller misfit (``SHAPE_MARGIN``).
+    - ``width_range``: the widths of the winning family whose misfit is at most twice the best:
+      a wide range means the data hardly constrain the width (thin sections, few sections).
+    - ``misfit``: the winner's mean squared log-spectral residual; ``power_ratio``: axial over
+      lateral power at the winner (1 for isotropic tissue; far from 1 warns of anisotropy).
+    - ``noise_sigma``: white noise as a fraction of the data range (max - min, the convention of
+      :func:`isovox.simulation.simulate` and ``LateralPairs(noise=...)``); ``noise_std`` in
+      intensity units. Texture at the scale of a pixel counts as noise: read both as upper bounds.
+    - ``flicker``: ``{'offset', 'contrast'}`` per-section variation (upper bounds), removed
+      before the fit; ``misalignment``: ``{'median', 'max'}`` shifts between neighbouring
+      sections and their ``jitter`` about the smooth drift, in ``unit``; ``aligned``: whether
+      the sections were moved to undo the jitter before the fit.
     - ``axis`` ('z', 'y' or 'x'), ``spacing`` (section spacing), ``lateral_spacing``, ``unit``,
       ``blank_sections`` (indices left out), ``lags`` (variogram lags used).
     - ``candidates``: every ``(shape, width, misfit)`` tried, sorted by shape and width.
@@ -96,12 +121,14 @@ class AcquisitionEstimate:
     thickness: float | None
     fwhm: float
     box_width: float
+    width_range: tuple[float, float]
     misfit: float
-    level: float
+    power_ratio: float
     noise_sigma: float
     noise_std: float
     flicker: dict
     misalignment: dict
+    aligned: bool
     axis: str
     spacing: float
     lateral_spacing: tuple[float, float]
@@ -114,6 +141,7 @@ class AcquisitionEstimate:
         """Plain JSON types; an infinite misfit (a candidate that could not be scored) is None."""
         values = asdict(self)
         values["lateral_spacing"] = list(self.lateral_spacing)
+        values["width_range"] = list(self.width_range)
         values["blank_sections"] = list(self.blank_sections)
         values["candidates"] = [[shape, width, misfit if math.isfinite(misfit) else None]
                                 for shape, width, misfit in self.candidates]
@@ -128,28 +156,48 @@ def training_recipe(estimate: AcquisitionEstimate) -> tuple[str, float | None]:
     return estimate.recipe, float(estimate.thickness)
 
 
-def estimate_acquisition(volume: Volume, axis: int | str | None = None) -> AcquisitionEstimate:
+def estimate_acquisition(volume: Volume, axis: int | str | None = None, *,
+                         align: bool = True) -> AcquisitionEstimate:
     """Measure the slice profile, noise, flicker and misalignment of ``volume`` along ``axis``
-    (default: its coarsest axis, :func:`isovox.volume.lowres_axis`). See the module docstring."""
+    (default: its coarsest axis, :func:`isovox.volume.lowres_axis`). See the module docstring.
+
+    ``align``: undo the random part of the section misalignment (when it exceeds ``MIN_JITTER``
+    pixels rms) before fitting the profile, so that jitter is reported as misalignment rather
+    than read as thin sections.
+    """
     axis = lowres_axis(volume.spacing) if axis is None else axis_index(axis)
-    sampling = _sampling(volume, axis)
+    raw = _sampling(volume, axis)
+    trend = artifacts.section_trend(raw.stack, raw.valid)
+    shifts = artifacts.neighbour_shifts(raw.stack, raw.valid)
+    sampling, aligned = _corrected(raw, trend, shifts, align)
     planes, strides, lags = _subsample(sampling)
     fits = search(sampling, planes, strides, lags)
-    family_best = {shape: best_width(fits, shape) for shape in SHAPES}
-    winner = min(family_best.values(), key=lambda f: f.misfit)
-    data_range = _data_range(sampling)
+    gaussian, box = best_width(fits, "gaussian"), best_width(fits, "box")
+    winner = box if box.misfit < SHAPE_MARGIN * gaussian.misfit else gaussian
+    take = winner.width <= min(sampling.lateral) * (1 + 1e-6)
+    data_range = _data_range(raw)
     noise = artifacts.noise_std(planes)
-    take = winner.width <= min(sampling.lateral)
     return AcquisitionEstimate(
         recipe="take" if take else winner.shape, thickness=None if take else winner.width,
-        fwhm=family_best["gaussian"].width, box_width=family_best["box"].width,
-        misfit=winner.misfit, level=winner.level,
-        noise_sigma=noise / data_range, noise_std=noise,
-        flicker=artifacts.flicker(sampling.stack, sampling.valid, data_range),
-        misalignment=artifacts.misalignment(sampling.stack, sampling.valid, sampling.lateral),
+        fwhm=gaussian.width, box_width=box.width,
+        width_range=plausible_widths(fits, winner.shape, RANGE_TOLERANCE),
+        misfit=winner.misfit, power_ratio=winner.power_ratio,
+        noise_sigma=noise / data_range, noise_std=noise, flicker=artifacts.flicker(trend, data_range),
+        misalignment=artifacts.misalignment(shifts, sampling.lateral), aligned=aligned,
         axis=AXIS_NAMES[axis], spacing=sampling.spacing, lateral_spacing=sampling.lateral,
         unit=volume.unit, blank_sections=tuple(int(i) for i in np.flatnonzero(~sampling.valid)),
         lags=lags, candidates=tuple((f.shape, f.width, f.misfit) for f in fits))
+
+
+def _corrected(raw: Sampling, trend: dict, shifts: np.ndarray, align: bool) -> tuple[Sampling, bool]:
+    """The stack with its flicker removed and, if ``align`` and the jitter is large enough, its
+    sections moved onto their smooth drift; and whether they were moved."""
+    stack = artifacts.deflicker(raw.stack, raw.valid, trend)
+    moves = artifacts.jitter(shifts)
+    aligned = align and float(np.sqrt(np.mean(np.sum(moves**2, axis=1)))) > MIN_JITTER
+    if aligned:
+        stack = artifacts.align(stack, raw.valid, moves)
+    return replace(raw, stack=np.ascontiguousarray(stack)), aligned
 
 
 def _sampling(volume: Volume, axis: int) -> Sampling:
@@ -196,6 +244,8 @@ def _subsample(sampling: Sampling) -> tuple[np.ndarray, Strides, int]:
 
 
 def _data_range(sampling: Sampling) -> float:
+    """max - min of the valid sections (the range :func:`isovox.simulation.simulate` scales
+    its noise by), 1 if flat."""
     values = sampling.stack[sampling.valid]
     span = float(values.max() - values.min())
     return span if span > 0 else 1.0

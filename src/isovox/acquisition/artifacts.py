@@ -6,43 +6,73 @@ Stacks are float32 ``(sections, u, v)`` with the low-resolution axis first (see
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+import scipy.ndimage as ndi
 
 # Median absolute deviation -> standard deviation for a Gaussian.
 MAD_TO_STD = 1.4826
 MAX_REGISTRATION_SIDE = 256     # central crop used to register neighbouring sections
+REGISTRATION_BAND = 0.1         # cycles per pixel: the cross-power spectrum is weighted towards
+                                # coarse structure, which persists from one section to the next
+MAX_SHIFT_FRACTION = 0.125      # a shift above this fraction of the crop is a failed registration
+DRIFT_SECTIONS = 5.0            # Gaussian sigma (sections) of the smooth drift that alignment keeps
+TREND_SECTIONS = 5              # running-median window of the slow brightness / contrast trend
 
 
 def noise_std(planes: np.ndarray) -> float:
     """Standard deviation of white noise in the lateral planes, in intensity units.
 
-    The diagonal Haar detail ``(a - b - c + d) / 2`` of each 2 x 2 block has the noise's
-    standard deviation for white noise and almost no signal away from edges; its median absolute
-    deviation ignores the edges (Donoho and Johnstone's wavelet estimator). Noise correlated
-    between neighbouring pixels is under-estimated.
+    The mixed fourth difference (the second difference along one in-plane axis of the second
+    difference along the other, kernel ``[1, -2, 1]`` outer ``[1, -2, 1]``) multiplies white
+    noise by 6 and leaves almost nothing of smooth signal; the median absolute deviation of the
+    result ignores the sparse edges it does leave (Donoho and Johnstone's robust estimator,
+    Immerkaer's operator). Perfectly flat neighbourhoods (an MRI's background) are left out.
+    Noise correlated between neighbouring pixels is under-estimated.
     """
-    u, v = (planes.shape[1] // 2) * 2, (planes.shape[2] // 2) * 2
-    blocks = planes[:, :u, :v]
-    detail = (blocks[:, 0::2, 0::2] - blocks[:, 0::2, 1::2] - blocks[:, 1::2, 0::2] + blocks[:, 1::2, 1::2]) / 2
-    return float(MAD_TO_STD * np.median(np.abs(detail - np.median(detail))))
+    second = planes[:, :-2] - 2 * planes[:, 1:-1] + planes[:, 2:]
+    mixed = second[:, :, :-2] - 2 * second[:, :, 1:-1] + second[:, :, 2:]
+    spread = ndi.maximum_filter(planes, size=(1, 3, 3)) - ndi.minimum_filter(planes, size=(1, 3, 3))
+    mixed = mixed[spread[:, 1:-1, 1:-1] > 0]
+    if not mixed.size:
+        return 0.0
+    return float(MAD_TO_STD * np.median(np.abs(mixed - np.median(mixed))) / 6.0)
 
 
-def flicker(stack: np.ndarray, valid: np.ndarray, data_range: float) -> dict:
-    """Section-to-section variation of brightness and contrast.
+def section_trend(stack: np.ndarray, valid: np.ndarray) -> dict:
+    """Per valid section: ``mean`` and ``spread`` (standard deviation) and their slow trends
+    (running medians over ``TREND_SECTIONS`` valid sections), whose ratios are the flicker."""
+    means = stack[valid].mean(axis=(1, 2), dtype=np.float64)
+    spreads = stack[valid].std(axis=(1, 2), dtype=np.float64)
+    window = min(TREND_SECTIONS, len(means))
+    return {"mean": means, "spread": spreads,
+            "mean_trend": ndi.median_filter(means, window, mode="nearest"),
+            "spread_trend": ndi.median_filter(spreads, window, mode="nearest")}
 
-    ``offset``: standard deviation of a section's mean intensity about its neighbours', as a
-    fraction of the data range; ``contrast``: the same for the log of a section's standard
-    deviation (0.05 = 5 % contrast changes). Both come from differences of consecutive valid
-    sections divided by sqrt(2) (independent changes per section), so slow trends do not count;
-    tissue that changes between sections counts too, so read them as upper bounds.
+
+def flicker(trend: dict, data_range: float) -> dict:
+    """Section-to-section brightness and contrast changes about the slow trend.
+
+    ``offset``: standard deviation of the sections' mean intensity about its running median,
+    as a fraction of the data range; ``contrast``: the same for the log of their standard
+    deviation (0.05 = 5 % contrast changes). Tissue that changes between sections counts too,
+    so read them as upper bounds.
     """
-    means = stack.mean(axis=(1, 2))[valid]
-    spreads = stack.std(axis=(1, 2))[valid]
-    if len(means) < 3:
-        return {"offset": 0.0, "contrast": 0.0}
-    offset = float(np.std(np.diff(means)) / np.sqrt(2) / data_range)
-    contrast = float(np.std(np.diff(np.log(np.maximum(spreads, 1e-12)))) / np.sqrt(2))
+    offset = float(np.std(trend["mean"] - trend["mean_trend"]) / data_range)
+    contrast = float(np.std(np.log(trend["spread"] / trend["spread_trend"])))
     return {"offset": offset, "contrast": contrast}
+
+
+def deflicker(stack: np.ndarray, valid: np.ndarray, trend: dict) -> np.ndarray:
+    """Give each valid section the mean and contrast of the slow trend (a copy): flicker adds
+    power along the sections that no slice profile explains, and would read as thinner sections."""
+    out = stack.copy()
+    gains = trend["spread_trend"] / np.maximum(trend["spread"], 1e-12)
+    sections = np.flatnonzero(valid)
+    for section, mean, gain, mean_trend in zip(sections, trend["mean"], gains, trend["mean_trend"]):
+        out[section] = (stack[section] - mean) * gain + mean_trend
+    return out
 
 
 def _centre_crop(planes: np.ndarray, side: int) -> np.ndarray:
@@ -65,27 +95,78 @@ def _subpixel_peak(surface: np.ndarray) -> np.ndarray:
         around[2][:, dim] = (peak[:, dim] + 1) % size
         left, centre, right = (surface[index, a[:, 0], a[:, 1]] for a in around)
         curvature = left - 2 * centre + right
-        step = np.where(curvature < 0, 0.5 * (left - right) / np.where(curvature < 0, curvature, -1), 0.0)
-        position = peak[:, dim] + np.clip(step, -0.5, 0.5)
+        peaked = curvature < 0
+        vertex = np.where(peaked, 0.5 * (left - right) / np.where(peaked, curvature, -1.0), 0.0)
+        position = peak[:, dim] + np.clip(vertex, -0.5, 0.5)
         shifts[:, dim] = (position + size / 2) % size - size / 2
     return shifts
 
 
-def misalignment(stack: np.ndarray, valid: np.ndarray, lateral: tuple[float, float]) -> dict:
-    """In-plane shifts between neighbouring valid sections by phase correlation (central crop,
-    sub-pixel parabola), in the volume's unit: ``{'median', 'max'}`` of their lengths.
+def _correlation(first: np.ndarray, second: np.ndarray) -> float:
+    first, second = first - first.mean(), second - second.mean()
+    norm = math.sqrt(float(np.sum(first * first)) * float(np.sum(second * second)))
+    return float(np.sum(first * second)) / norm if norm > 0 else 0.0
 
-    Sections of real tissue also differ in content, which moves the peak a little: shifts well
-    below a lateral pixel mean aligned sections.
+
+def neighbour_shifts(stack: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """In-plane shift (pixels, (u, v)) that moves each valid section onto the previous valid one.
+
+    Phase correlation of a central crop, weighted towards coarse structure (which persists from
+    one section to the next where fine structure does not), with a sub-pixel parabola. A shift
+    that does not raise the pair's correlation coefficient is a failed registration and is 0.
     """
-    pairs = np.flatnonzero(valid[:-1] & valid[1:])
-    if not len(pairs):
-        return {"median": 0.0, "max": 0.0}
-    crop = _centre_crop(stack, MAX_REGISTRATION_SIDE)
+    crop = _centre_crop(stack[valid], MAX_REGISTRATION_SIDE)
     crop = crop - crop.mean(axis=(1, 2), keepdims=True)
     spectra = np.fft.rfft2(crop)
-    cross = spectra[pairs] * np.conj(spectra[pairs + 1])
+    cross = spectra[:-1] * np.conj(spectra[1:])
     cross /= np.maximum(np.abs(cross), 1e-12)
-    surface = np.fft.irfft2(cross, s=crop.shape[1:])
-    lengths = np.hypot(*(_subpixel_peak(surface) * np.asarray(lateral)).T)
-    return {"median": float(np.median(lengths)), "max": float(np.max(lengths))}
+    fu, fv = np.fft.fftfreq(crop.shape[1]), np.fft.rfftfreq(crop.shape[2])
+    cross *= np.exp(-(fu[:, None] ** 2 + fv[None, :] ** 2) / (2 * REGISTRATION_BAND**2))
+    shifts = _subpixel_peak(np.fft.irfft2(cross, s=crop.shape[1:]))
+    for pair, shift in enumerate(np.rint(shifts).astype(int)):   # one check per pair of sections
+        margin = int(np.abs(shift).max()) + 1
+        if np.any(shift) and margin <= MAX_SHIFT_FRACTION * min(crop.shape[1:]):
+            inner = (slice(margin, -margin),) * 2
+            moved = np.roll(crop[pair + 1], tuple(shift), axis=(0, 1))[inner]
+            before, after = crop[pair][inner], crop[pair + 1][inner]
+            if _correlation(before, moved) > _correlation(before, after):
+                continue
+        shifts[pair] = 0.0
+    return shifts
+
+
+def jitter(shifts: np.ndarray) -> np.ndarray:
+    """The move (pixels, (u, v)) that brings each valid section onto the smooth drift of the
+    stack: the accumulated shifts (each section onto the first) minus their Gaussian smoothing
+    over ``DRIFT_SECTIONS`` sections. A drift (a sheared stack, tissue running obliquely) hardly
+    changes the statistics along the sections; jitter adds power at the top of their band and
+    would read as thinner sections."""
+    position = np.concatenate([np.zeros((1, 2)), np.cumsum(shifts, axis=0)])
+    return position - ndi.gaussian_filter1d(position, DRIFT_SECTIONS, axis=0, mode="nearest")
+
+
+def align(stack: np.ndarray, valid: np.ndarray, moves: np.ndarray) -> np.ndarray:
+    """Move each valid section by its sub-pixel ``moves`` (pixels, (u, v)) with a Fourier phase
+    ramp (an all-pass filter: no in-plane blur, which would change the sections' statistics) and
+    crop the border that the moves wrapped around."""
+    margin = int(np.ceil(np.abs(moves).max(initial=0))) + 1
+    rows, cols = stack.shape[1:]
+    fu, fv = np.fft.fftfreq(rows)[:, None], np.fft.rfftfreq(cols)[None, :]
+    out = stack.copy()
+    for section, (du, dv) in zip(np.flatnonzero(valid), moves):   # one 2D FFT per section
+        if abs(du) > 1e-3 or abs(dv) > 1e-3:
+            ramp = np.exp(-2j * np.pi * (fu * du + fv * dv))
+            out[section] = np.fft.irfft2(np.fft.rfft2(stack[section]) * ramp, s=(rows, cols))
+    return out[:, margin:rows - margin, margin:cols - margin]
+
+
+def misalignment(shifts: np.ndarray, lateral: tuple[float, float]) -> dict:
+    """Summary of :func:`neighbour_shifts` in the volume's unit: ``median`` and ``max`` length
+    of the shifts between neighbours, and ``jitter``, the root mean square of the sections'
+    positions about the smooth drift (:func:`jitter`)."""
+    if not len(shifts):
+        return {"median": 0.0, "max": 0.0, "jitter": 0.0}
+    lengths = np.hypot(*(shifts * np.asarray(lateral)).T)
+    offsets = jitter(shifts) * np.asarray(lateral)
+    return {"median": float(np.median(lengths)), "max": float(np.max(lengths)),
+            "jitter": float(np.sqrt(np.mean(np.sum(offsets**2, axis=1))))}

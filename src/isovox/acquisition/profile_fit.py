@@ -50,13 +50,14 @@ class Strides:
 @dataclass(frozen=True)
 class Fit:
     """One candidate profile: ``shape`` ('gaussian' FWHM or 'box' slab), ``width`` in the
-    volume's unit (0 = no blur, 'take'), ``misfit`` (mean squared log-spectral residual after the
-    best level) and ``level`` (axial / lateral power ratio at that level; 1 under isotropy)."""
+    volume's unit (0 = no blur, 'take'), ``misfit`` (mean squared log-spectral residual once the
+    two spectra's mean log ratio is removed) and ``power_ratio`` (that mean ratio, axial over
+    lateral; 1 for isotropic tissue)."""
 
     shape: str
     width: float
     misfit: float
-    level: float
+    power_ratio: float
 
 
 def blur(data: np.ndarray, axis: int, shape: str, width: float, spacing: float) -> np.ndarray:
@@ -73,19 +74,16 @@ def variogram(lines: np.ndarray, lags: int, valid: np.ndarray | None = None) -> 
     """``gamma[m - 1] = mean((x[k + m] - x[k])^2) / 2`` along axis 0 for ``m = 1 .. lags``,
     over the pairs whose two samples are ``valid`` (all of them when ``valid`` is None).
 
-    Computed from the Gram matrix of the samples (one matrix product): the mean square
-    difference of samples ``k`` and ``l`` is ``(G[k, k] + G[l, l] - 2 G[k, l]) / count``.
+    One vectorised pass per lag (numpy's pairwise float32 sums are accurate enough; a Gram
+    matrix would need BLAS, whose threads stall on a busy machine for matrices this small).
     """
-    flat = lines.reshape(len(lines), -1)
-    flat = flat - flat.mean(dtype=np.float64).astype(flat.dtype)      # smaller sums, less rounding
-    gram = (flat @ flat.T).astype(np.float64)
-    power = np.diag(gram)
+    flat = np.ascontiguousarray(lines.reshape(len(lines), -1))
     valid = np.ones(len(lines), bool) if valid is None else np.asarray(valid, bool)
     gamma = np.empty(lags)
     for lag in range(1, lags + 1):
-        first = np.flatnonzero(valid[:-lag] & valid[lag:])
-        cross = gram[first, first + lag]
-        gamma[lag - 1] = 0.5 * np.mean(power[first] + power[first + lag] - 2 * cross) / flat.shape[1]
+        per_pair = np.square(flat[lag:] - flat[:-lag]).sum(axis=1)
+        both_valid = valid[lag:] & valid[:-lag]
+        gamma[lag - 1] = 0.5 * np.mean(per_pair[both_valid], dtype=np.float64) / flat.shape[1]
     return gamma
 
 
@@ -150,38 +148,55 @@ def lateral_variogram(planes: np.ndarray, sampling: Sampling, shape: str, width:
 
 def candidate_fit(sampling: Sampling, planes: np.ndarray, strides: Strides, lags: int,
                   shape: str, width: float) -> Fit:
-    """Compare the two sides' difference spectra on a log scale; only their shape counts (the
-    best common level is removed), so a global contrast difference between axes does not."""
+    """Compare the two sides' difference spectra on a log scale; only their shape counts (their
+    mean log ratio is removed), so a global contrast difference between the axes does not."""
     frequencies = np.linspace(LOWEST_FREQUENCY, 0.5, N_FREQUENCIES)
-    axial = difference_spectrum(axial_variogram(sampling, shape, width, lags, strides.axial), frequencies)
-    model = difference_spectrum(lateral_variogram(planes, sampling, shape, width, lags, strides.lateral), frequencies)
+    axial_gamma = axial_variogram(sampling, shape, width, lags, strides.axial)
+    model_gamma = lateral_variogram(planes, sampling, shape, width, lags, strides.lateral)
+    axial = difference_spectrum(axial_gamma, frequencies)
+    model = difference_spectrum(model_gamma, frequencies)
     if np.any(axial <= 0) or np.any(model <= 0):
         return Fit(shape, float(width), math.inf, math.nan)
     residual = np.log(axial) - np.log(model)
-    level = float(np.mean(residual))
-    return Fit(shape, float(width), float(np.mean((residual - level) ** 2)), math.exp(level))
+    offset = float(np.mean(residual))
+    return Fit(shape, float(width), float(np.mean((residual - offset) ** 2)), math.exp(offset))
+
+
+def family_widths(shape: str, sampling: Sampling) -> np.ndarray:
+    """Coarse widths of one family: 0 to ``MAX_WIDTH`` spacings every ``COARSE_STEP``. A box
+    at most one lateral pixel wide is a single tap ('take'), so the box family starts at one
+    pixel (its 'take') and goes on above it."""
+    step = COARSE_STEP * sampling.spacing
+    coarse = np.arange(0.0, MAX_WIDTH * sampling.spacing + step / 2, step)
+    if shape == "gaussian":
+        return coarse
+    pixel = min(sampling.lateral)
+    return np.concatenate([[pixel], coarse[coarse > pixel]])
 
 
 def search(sampling: Sampling, planes: np.ndarray, strides: Strides, lags: int) -> list[Fit]:
-    """Every candidate tried: a coarse width grid per shape, then a fine grid around each
-    shape's best coarse width. Widths at or below one lateral pixel are 'take' for a box
-    (its single tap), so the box family starts above it."""
-    step = COARSE_STEP * sampling.spacing
-    coarse = np.arange(0.0, MAX_WIDTH * sampling.spacing + step / 2, step)
-    pixel = min(sampling.lateral)
+    """Every candidate tried, sorted by shape and width: each family's coarse grid, then a fine
+    grid over the two coarse cells around the family's best."""
     fits: list[Fit] = []
     for shape in SHAPES:
-        widths = coarse if shape == "gaussian" else coarse[coarse > pixel]
+        widths = family_widths(shape, sampling)
         family = [candidate_fit(sampling, planes, strides, lags, shape, w) for w in widths]
         best = int(np.argmin([f.misfit for f in family]))
         low, high = widths[max(best - 1, 0)], widths[min(best + 1, len(widths) - 1)]
         fine = np.linspace(low, high, 2 * FINE_STEPS + 1)
         fine = fine[~np.isin(np.round(fine, 9), np.round(widths, 9))]
-        if shape == "box":
-            fine = fine[fine > pixel]
         family += [candidate_fit(sampling, planes, strides, lags, shape, w) for w in fine]
         fits += sorted(family, key=lambda f: f.width)
     return fits
+
+
+def plausible_widths(fits: list[Fit], shape: str, tolerance: float) -> tuple[float, float]:
+    """Smallest and largest width of the family whose misfit is within ``1 + tolerance`` times
+    the family's best: a flat misfit curve (an unidentifiable width) gives a wide range."""
+    family = [f for f in fits if f.shape == shape]
+    bound = (1 + tolerance) * min(f.misfit for f in family)
+    widths = [f.width for f in family if f.misfit <= bound]
+    return min(widths), max(widths)
 
 
 def best_width(fits: list[Fit], shape: str) -> Fit:
@@ -190,12 +205,11 @@ def best_width(fits: list[Fit], shape: str) -> Fit:
     family = sorted((f for f in fits if f.shape == shape), key=lambda f: f.width)
     index = int(np.argmin([f.misfit for f in family]))
     best = family[index]
-    if 0 < index < len(family) - 1 and all(math.isfinite(f.misfit) for f in family[index - 1:index + 2]):
-        (w0, m0), (w1, m1), (w2, m2) = [(f.width, f.misfit) for f in family[index - 1:index + 2]]
-        denominator = (w0 - w1) * (w0 - w2) * (w1 - w2)
-        a = (w2 * (m1 - m0) + w1 * (m0 - m2) + w0 * (m2 - m1)) / denominator
-        b = (w2**2 * (m0 - m1) + w1**2 * (m2 - m0) + w0**2 * (m1 - m2)) / denominator
-        if a > 0:
-            vertex = float(np.clip(-b / (2 * a), w0, w2))
-            return Fit(shape, vertex, best.misfit, best.level)
+    around = family[index - 1:index + 2]
+    if len(around) == 3 and all(math.isfinite(f.misfit) for f in around):
+        widths = [f.width for f in around]
+        curvature, slope, _ = np.polyfit(widths, [f.misfit for f in around], 2)
+        if curvature > 0:
+            vertex = float(np.clip(-slope / (2 * curvature), widths[0], widths[2]))
+            return Fit(shape, vertex, best.misfit, best.power_ratio)
     return best
