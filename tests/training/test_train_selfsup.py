@@ -25,7 +25,9 @@ def test_train_selfsup_writes_a_loadable_model_folder(blobs, tmp_path):
     assert card.architecture["kwargs"] == TINY
     assert (card.factor, card.lowres_spacing, card.target_spacing, card.unit) == (4.0, 4.0, 1.0, "nm")
     assert set(card.normalisation) >= {"low", "high"} and card.normalisation["low"] < card.normalisation["high"]
-    assert card.degradation["recipe"] == "gaussian" and card.degradation["axis"] == "z"
+    # the default recipe 'auto' trains for the acquisition estimated from the volume, and says so
+    assert card.degradation["recipe"] == card.degradation["estimated_acquisition"]["recipe"]
+    assert card.degradation["axis"] == "z"
     training = card.training
     assert training["iterations"] == 30 and training["seed"] == 0 and training["device"] == "cpu"
     assert training["input_validation_psnr"] > 0                       # the cubic input's PSNR
@@ -102,12 +104,14 @@ def test_train_paired_oracle(tmp_path):
 
 def test_config_defaults_are_documented_choices():
     config = SelfSupConfig()
-    assert (config.arch, config.recipe, config.alpha, config.validation_fraction) == ("drcnet", "gaussian", 0.01, 0.1)
+    assert (config.arch, config.recipe, config.alpha, config.validation_fraction) == ("drcnet", "auto", 0.01, 0.1)
 
 
 def test_selfsup_training_beats_cubic(binary_blobs, tmp_path):
-    """Learning check: sharp binary blobs, 200 iterations of a small drcnet."""
+    """Learning check: sharp binary blobs, 200 iterations of a small drcnet. The blobs are drawn on
+    the anisotropic grid (not an acquisition of isotropic tissue), so the recipe is named."""
     out = train_selfsup(binary_blobs, tmp_path / "model", arch="drcnet", model_kwargs={"n_feats": 16, "n_blocks": 2},
+                        recipe="gaussian",
                         patch_size=32, batch_size=8, iterations=200, lr=2e-3, validate_every=50,
                         validation_pairs=32, device="cpu")
     training = load_model(out)[1].training

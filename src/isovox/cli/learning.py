@@ -60,6 +60,8 @@ def _supervised3d_options(options: dict, factor: Optional[float], axes: str, gan
     if options.pop("noise", None) or options.pop("artifacts", None):
         raise IsovoxError("--noise and --artifacts are self-supervised augmentations; not for supervised3d")
     options["thickness"] = options.pop("fwhm")
+    if options["recipe"] == "auto":        # isotropic references: nothing to estimate, the recipe's default
+        options.pop("recipe")
     return {**options, "factor": factor, "axes": axes, "gan": gan}
 
 
@@ -68,7 +70,7 @@ def _degradation_learning_options(options: dict) -> dict:
     the degradation is learned, so no recipe, profile, noise or artifacts apply."""
     from ..errors import IsovoxError
 
-    if options.pop("fwhm") is not None or options.pop("recipe") != "gaussian":
+    if options.pop("fwhm") is not None or options.pop("recipe") != "auto":
         raise IsovoxError("--recipe and --fwhm do not apply to degradation-learning: the degradation is learned")
     if options.pop("noise", None) or options.pop("artifacts", None):
         raise IsovoxError("--noise and --artifacts are not available for degradation-learning")
@@ -80,7 +82,7 @@ def _vae_two_stage_options(options: dict, factor: Optional[float]) -> dict:
     from ..errors import IsovoxError
 
     if options.pop("target_spacing") is not None or options.pop("fwhm") is not None \
-            or options.pop("recipe") != "gaussian":
+            or options.pop("recipe") != "auto":
         raise IsovoxError("--target-spacing, --fwhm and --recipe do not apply to vae-two-stage (use --factor; "
                           "stage II takes one slice of K, paper 003)")
     if options.pop("noise", None) or options.pop("artifacts", None) or options.pop("minutes") is not None:
@@ -103,6 +105,8 @@ def _arbitrary_scale_options(options: dict) -> dict:
                           "factor); use --set profile_ratio=R")
     if options.pop("noise", None) or options.pop("artifacts", None):
         raise IsovoxError("--noise and --artifacts are not available for arbitrary-scale training")
+    if options["recipe"] == "auto":        # the profile scales with each factor (profile_ratio)
+        options.pop("recipe")
     return options
 
 
@@ -165,6 +169,21 @@ def _training_options(arch: str, preset: str, target_spacing: Optional[float], r
     return options
 
 
+def _echo_estimate(card) -> None:
+    """Say which acquisition the model was trained for when it was estimated (recipe 'auto')."""
+    estimate = card.degradation.get("estimated_acquisition")
+    if not estimate:
+        return
+    if not estimate.get("estimated"):
+        typer.echo(f"acquisition not estimated: {estimate['reason']}")
+        return
+    profile = ("thin sections (no blur across them)" if estimate["recipe"] == "take" else
+               f"{estimate['recipe']} profile {estimate['thickness']:.3g} {estimate['unit']} wide")
+    low, high = estimate["width_range"]
+    typer.echo(f"acquisition estimated from the volume: {profile} (plausible {low:.3g}-{high:.3g} "
+               f"{estimate['unit']}), noise {100 * estimate['noise_sigma']:.1f} % of the range")
+
+
 @app.command()
 def train(
     inputs: Optional[List[Path]] = typer.Argument(None, help="anisotropic volume to learn from (selfsup); "
@@ -178,7 +197,7 @@ def train(
     preset: str = typer.Option("default", help=PRESET_HELP),
     target_spacing: Optional[float] = typer.Option(None, callback=positive, help="spacing to reach along the low-res axis "
                                                    "(default: the finest lateral spacing)"),
-    recipe: str = typer.Option("gaussian", help="assumed acquisition: gaussian, box, take, cubic "
+    recipe: str = typer.Option("auto", help="acquisition: auto (estimated from the volume), gaussian, box, take, cubic "
                                "(kspace for supervised3d: k-space truncation, paper 004)"),
     fwhm: Optional[float] = typer.Option(None, callback=positive, help="slice profile FWHM / thickness in physical units "
                                          "(default: the section spacing)"),
@@ -230,6 +249,7 @@ def train(
         print_json({"model": str(folder), "card": card.__dict__})
     else:
         typer.echo(f"wrote {folder}: {describe_card(card)}")
+        _echo_estimate(card)
         summary = card.training
         if summary.get("best_validation_psnr") is not None:
             typer.echo(f"validation PSNR {summary['best_validation_psnr']:.2f} dB "
@@ -247,7 +267,7 @@ def run(
     arch: Optional[str] = typer.Option(None, help=ARCH_HELP + " [default: drcnet; meta-srgan for arbitrary-scale; "
                                        "mdcsrn-b4u4k12 for vae-two-stage]"),
     preset: str = typer.Option("default", help=PRESET_HELP),
-    recipe: str = typer.Option("gaussian", help="assumed acquisition: gaussian, box, take, cubic"),
+    recipe: str = typer.Option("auto", help="acquisition: auto (estimated from the volume), gaussian, box, take, cubic"),
     fwhm: Optional[float] = typer.Option(None, callback=positive, help="slice profile FWHM / thickness (physical units)"),
     minutes: Optional[float] = typer.Option(None, callback=positive, help="training budget in minutes"),
     iterations: Optional[int] = typer.Option(None, min=1, help="training budget in iterations"),
@@ -290,4 +310,7 @@ def run(
     if as_json:
         print_json({"output": str(output), "model": str(folder), "volume": result.describe()})
     else:
+        from ..store import read_card
+
+        _echo_estimate(read_card(folder))
         typer.echo(f"wrote {folder} and {output}: {result.describe()}")

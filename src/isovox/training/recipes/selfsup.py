@@ -25,6 +25,7 @@ Defaults chosen for a laptop CPU (each is a :class:`SelfSupConfig` field):
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,7 @@ class SelfSupConfig(LoopConfig):
     model_kwargs: dict = field(default_factory=dict)
     axis: int | str | None = None               # None: the coarsest axis
     target_spacing: float | None = None         # None: the finest lateral spacing
-    recipe: str = "gaussian"                    # isovox.degrade.recipes name
+    recipe: str = "auto"                        # 'auto' (estimated) or an isovox.degrade.recipes name
     thickness: float | None = None              # slice profile ('gaussian' FWHM, 'box' slab), volume unit
     fwhm: float | None = None                   # the same as thickness (a box's FWHM is its width)
     alpha: float = 0.01                         # PDL weight, paper 001 eq. 5
@@ -64,9 +65,38 @@ class SelfSupConfig(LoopConfig):
         """The recipe's thickness from ``thickness`` or ``fwhm`` (one of them)."""
         if self.fwhm is not None and self.thickness is not None:
             raise IsovoxError("give fwhm or thickness, not both")
+        if self.recipe == "auto":
+            raise IsovoxError("recipe 'auto' must be resolved (resolve_acquisition) before the profile is read")
         if self.fwhm is not None and self.recipe not in ("gaussian", "box"):   # a box's FWHM is its width
             raise IsovoxError(f"recipe {self.recipe!r} has no slice profile; fwhm is for 'gaussian' or 'box'")
         return self.fwhm if self.fwhm is not None else self.thickness
+
+
+def resolve_acquisition(volume: Volume, config: SelfSupConfig) -> tuple[SelfSupConfig, dict | None]:
+    """Replace ``recipe='auto'`` by the acquisition estimated from ``volume`` (issue: a model
+    trained for the wrong blur loses to linear interpolation on real sections).
+
+    The estimate (:func:`isovox.acquisition.estimate_acquisition`) is in physical units, so it
+    transfers between the native problem and the withheld-sections check (double spacing). A user
+    who gives ``fwhm`` or ``thickness`` with 'auto' has told the profile: a Gaussian of that
+    width is used and nothing is estimated. Returns the config to train with and the estimate
+    (a dict for the model card) or None.
+    """
+    if config.recipe != "auto":
+        return config, None
+    if config.fwhm is not None or config.thickness is not None:
+        return dataclasses.replace(config, recipe="gaussian"), None
+    from ...acquisition import estimate_acquisition, training_recipe
+
+    try:
+        estimate = estimate_acquisition(volume, config.axis)
+    except IsovoxError as error:             # too few sections or too little lateral extent
+        fallback = dataclasses.replace(config, recipe="gaussian")
+        return fallback, {"recipe": "gaussian", "thickness": None, "estimated": False,
+                          "reason": f"{error}; trained for a Gaussian profile as wide as the section spacing"}
+    recipe, thickness = training_recipe(estimate)
+    summary = {key: value for key, value in estimate.to_dict().items() if key != "candidates"}
+    return dataclasses.replace(config, recipe=recipe, thickness=thickness), {**summary, "estimated": True}
 
 
 def _validation(pairs: Any, config: SelfSupConfig) -> Any:
@@ -74,7 +104,8 @@ def _validation(pairs: Any, config: SelfSupConfig) -> Any:
 
 
 def _train(method: str, pairs: Any, volumes: list, unit: str, output_dir: Path, workdir: Path,
-           config: SelfSupConfig, patch: int, batch: int, overwrite: bool, resume: bool) -> Path:
+           config: SelfSupConfig, patch: int, batch: int, overwrite: bool, resume: bool,
+           estimate: dict | None = None) -> Path:
     model = build_model(config)
     loss = SelfSupLoss(alpha=config.alpha)
     history = run_training(model, pairs.batch_sampler(batch), loss, _validation(pairs, config),
@@ -82,7 +113,9 @@ def _train(method: str, pairs: Any, volumes: list, unit: str, output_dir: Path, 
                            fingerprint_of(method, config, volumes))
     card = ModelCard(method=method, architecture=json_ready(model.build_config), factor=pairs.factor,
                      lowres_spacing=pairs.lowres_spacing, target_spacing=pairs.target_spacing, unit=unit,
-                     normalisation=pairs.normalisation, degradation=json_ready(pairs.describe()),
+                     normalisation=pairs.normalisation,
+                     degradation=json_ready({**pairs.describe(), **({"estimated_acquisition": estimate}
+                                                                     if estimate else {})}),
                      training=training_summary(history, config, loss, patch, batch))
     return save_trained(output_dir, model, card, workdir, overwrite)
 
@@ -98,6 +131,7 @@ def train_selfsup(volume: Volume, output_dir: str | Path, config: SelfSupConfig 
     config = make_config(SelfSupConfig, config, overrides)
     output_dir, workdir = prepare_output(output_dir, overwrite, workdir)
     patch, batch = sizes(config, resolve_device(config.device))
+    config, estimate = resolve_acquisition(volume, config)
     pairs = LateralPairs(volume, axis=config.axis, target_spacing=config.target_spacing, recipe=config.recipe,
                          thickness=config.profile(), patch_size=patch, noise=config.noise,
                          poisson=config.poisson, artifacts=config.artifacts,
@@ -105,7 +139,7 @@ def train_selfsup(volume: Volume, output_dir: str | Path, config: SelfSupConfig 
                          validation_fraction=config.validation_fraction, seed=config.seed,
                          percentiles=config.percentiles)
     return _train("selfsup", pairs, [volume], volume.unit, output_dir, workdir, config, patch, batch,
-                  overwrite, resume)
+                  overwrite, resume, estimate)
 
 
 def train_paired(lowres: Volume, ground_truth: Volume, output_dir: str | Path,
