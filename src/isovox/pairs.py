@@ -131,7 +131,8 @@ class LateralPairs:
                  poisson: Any = None, artifacts: Any = None, augment_probability: float = 0.5,
                  validation_fraction: float = 0.1, seed: int = 0,
                  percentiles: Sequence[float] = PERCENTILES,
-                 degradation: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+                 degradation: Callable[[np.ndarray], np.ndarray] | None = None,
+                 exclude_planes: Sequence[int] = ()) -> None:
         self.volume, self.seed, self.recipe = volume, int(seed), check_recipe(recipe)
         self.degradation = degradation
         self.axis = lowres_axis(volume.spacing) if axis is None else axis_index(axis)
@@ -146,9 +147,11 @@ class LateralPairs:
             raise IsovoxError(f"augment_probability must lie in [0, 1], got {augment_probability}")
         self._settings = {"noise": noise, "poisson": poisson, "artifacts": artifacts}
         self._geometry()
-        n_planes = volume.shape[self.axis]
-        n_val = _held_out(n_planes, validation_fraction, f"volume with {n_planes} lateral planes")
-        self.train_planes, self.validation_planes = range(n_planes - n_val), range(n_planes - n_val, n_planes)
+        # defective sections (blank, saturated, ...) teach nothing: no patch is cut from them
+        self.excluded = tuple(sorted(set(int(k) for k in exclude_planes)))
+        planes = np.setdiff1d(np.arange(volume.shape[self.axis]), self.excluded)
+        n_val = _held_out(len(planes), validation_fraction, f"volume with {len(planes)} usable lateral planes")
+        self.train_planes, self.validation_planes = planes[:len(planes) - n_val], planes[len(planes) - n_val:]
         self._rng = np.random.default_rng(self.seed)
         self._validation: dict[int, Batch] = {}
 
@@ -205,7 +208,7 @@ class LateralPairs:
     def sample(self, batch: int, rng: np.random.Generator | None = None) -> Batch:
         """``batch`` random training pairs (inputs, targets), each (batch, 1, rows, patch_size)."""
         rng = self._rng if rng is None else rng
-        planes = rng.integers(self.train_planes.start, self.train_planes.stop, batch)
+        planes = self.train_planes[rng.integers(0, len(self.train_planes), batch)]
         codes = rng.choice(self._codes, batch)
         lowres, highres = self._degraded(planes, codes, rng)
         return self._pair(self._augment(lowres, rng), highres)
@@ -221,7 +224,7 @@ class LateralPairs:
             raise IsovoxError("no validation planes (validation_fraction=0)")
         if n not in self._validation:
             rng = np.random.default_rng([self.seed, _VALIDATION_STREAM])
-            planes = rng.integers(self.validation_planes.start, self.validation_planes.stop, n)
+            planes = self.validation_planes[rng.integers(0, len(self.validation_planes), n)]
             lowres, highres = self._degraded(planes, rng.choice(self._codes, n), rng)
             self._validation[n] = self._pair(lowres, highres)
         return self._validation[n]
@@ -229,7 +232,7 @@ class LateralPairs:
     def sharp_patches(self, batch: int, rng: np.random.Generator) -> np.ndarray:
         """``batch`` normalised, undegraded training patches (batch, patch_size, patch_size), as
         the degradation receives them: the high-resolution side of :mod:`isovox.unpaired`."""
-        planes = rng.integers(self.train_planes.start, self.train_planes.stop, batch)
+        planes = self.train_planes[rng.integers(0, len(self.train_planes), batch)]
         return self._highres(planes, rng.choice(self._codes, batch), rng)
 
     def _degraded(self, planes: np.ndarray, codes: np.ndarray, rng: np.random.Generator) -> Batch:
@@ -283,8 +286,15 @@ class LateralPairs:
                 "patch_size": self.patch_size, "rows": self.rows, "lowres_rows": self.n_lowres,
                 "upsampling": "cubic", "augment_probability": self.augment_probability,
                 **{k: (list(v) if isinstance(v, tuple) else v) for k, v in self._settings.items()},
-                "train_planes": [self.train_planes.start, self.train_planes.stop],
-                "validation_planes": [self.validation_planes.start, self.validation_planes.stop]}
+                "train_planes": _spans(self.train_planes), "validation_planes": _spans(self.validation_planes),
+                "excluded_planes": list(self.excluded)}
+
+
+def _spans(planes: np.ndarray) -> list:
+    """[first, stop) of a plane list without holes (the usual case), else the list itself."""
+    if len(planes) and planes[-1] - planes[0] + 1 == len(planes):
+        return [int(planes[0]), int(planes[-1]) + 1]
+    return [int(p) for p in planes]
 
 
 class AxialPairs:

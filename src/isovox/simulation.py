@@ -48,7 +48,7 @@ class SimulationResult:
 
 def simulate(volume: Volume, factor: float, axis: int | str = 0, recipe: str = "gaussian",
              thickness: float | None = None, offset: int = 0, noise: Any = None,
-             artifacts: Any = None, seed: int | None = 0) -> SimulationResult:
+             artifacts: Any = None, seed: int | None = 0, gaps: float = 0.0) -> SimulationResult:
     """Degrade ``volume`` along ``axis`` by ``factor`` (float >= 1) with ``recipe``.
 
     - ``thickness``: slice thickness in the volume's unit for 'gaussian' (FWHM) and 'box'
@@ -60,6 +60,9 @@ def simulate(volume: Volume, factor: float, axis: int | str = 0, recipe: str = "
     - ``artifacts``: None; True (``RandomSectionArtifacts`` defaults along ``axis``); a dict of
       ``RandomSectionArtifacts`` arguments; an op, op dict or random wrapper; or a list of them.
     - ``seed``: seeds every random draw; the same seed gives the same result.
+    - ``gaps``: fraction of the acquired sections lost (set to 0, after the noise: a lost section
+      has no image), drawn at random among all but the first and last; their indices are in the
+      record's ``drop_sections`` op, to give as ``bad_sections`` or to check detection against.
     """
     volume = as_volume(volume)
     check_intensity_dtype(volume.dtype)
@@ -71,11 +74,25 @@ def simulate(volume: Volume, factor: float, axis: int | str = 0, recipe: str = "
     data = volume.numpy()
     check_finite(data)
     recipe_steps = recipe_ops(recipe, axis, factor, volume.spacing, thickness, offset)
-    transforms = [*recipe_steps.ops, *_artifact_transforms(artifacts, axis), *_noise_transforms(noise)]
+    transforms = [*recipe_steps.ops, *_artifact_transforms(artifacts, axis), *_noise_transforms(noise),
+                  *_gap_transforms(gaps, axis, len(slice_positions(volume.shape[axis], factor, offset)), seed)]
     lowres, record = RandomCompose(transforms)(volume.replace(data=data), seed)
     if recipe == "kspace":
         return SimulationResult(lowres, volume, record)
     return SimulationResult(lowres, _ground_truth(volume, axis, factor, offset, lowres.shape[axis]), record)
+
+
+def _gap_transforms(gaps: float, axis: int, n_sections: int, seed: int | None) -> list[Any]:
+    if not (np.isfinite(gaps) and 0 <= gaps < 1):
+        raise IsovoxError(f"gaps must be a fraction in [0, 1), got {gaps!r}")
+    count = int(round(gaps * n_sections))
+    if count == 0:
+        return []
+    if count > n_sections - 2:
+        raise IsovoxError(f"gaps {gaps} would remove {count} of {n_sections} sections; keep at least the first and last")
+    rng = np.random.default_rng([0 if seed is None else int(seed), 0x6A95])
+    lost = np.sort(rng.choice(np.arange(1, n_sections - 1), count, replace=False))
+    return [O.DropSections(axis, tuple(int(k) for k in lost), "zero")]
 
 
 def _whole_offset(offset: Any, n: int) -> int:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 from .errors import IsovoxError
 from .volume import AXIS_NAMES, Volume, lowres_axis
 
 
-def volume_summary(volume: Volume) -> dict:
-    """Shape, dtype, spacing, geometry, value range (in-memory volumes) and the low-res axis."""
+def volume_summary(volume: Volume, bad_sections: Sequence[int] = (), detect: bool = True) -> dict:
+    """Shape, dtype, spacing, geometry, value range (in-memory volumes), the low-res axis and the
+    defective sections along it (detected unless ``detect=False``, plus ``bad_sections``)."""
     summary: dict = {
         "source": volume.meta.get("source", "(in memory)"),
         "shape (z,y,x)": list(volume.shape),
@@ -28,7 +31,20 @@ def volume_summary(volume: Volume) -> dict:
         summary["factor"] = round(volume.spacing[axis] / lateral, 6)
     except IsovoxError as reason:
         summary["low-res axis"] = f"none ({reason})"
+    else:
+        summary["defective sections"] = _defects(volume, axis, bad_sections, detect)
     if not volume.is_lazy:
         data = volume.numpy()
         summary["value range"] = [float(data.min()), float(data.max())]
     return summary
+
+
+def _defects(volume: Volume, axis: int, bad_sections: Sequence[int], detect: bool) -> str:
+    from .defects import detect_defects
+
+    if volume.is_lazy and not bad_sections:
+        return "not checked for a lazily read volume (reconstruct checks it)"
+    report = detect_defects(volume, axis, extra=tuple(bad_sections), detect=detect)
+    if not report.defects:
+        return "none found" if detect else "none given (detection off)"
+    return ", ".join(f"{d.index} ({d.reason})" for d in report.defects)

@@ -29,7 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import DiskFull, IsovoxError
-from ..reconstruction.grid import lowres_target, reconstruction_grid
+from ..reconstruction.grid import defect_gaps, lowres_target, reconstruction_grid
 from ..resample import KERNELS, check_method
 from ..volume import Volume, check_intensity_dtype, output_dtype, resampling_factor, same_spacing
 from .compute import ARBITRARY, INTERPOLATION, SLICEWISE, VOLUMETRIC, BlockRecipe
@@ -53,7 +53,8 @@ def reconstruct_blockwise(input_path_or_volume: str | Path | Volume, output_path
                           device: str = "auto", batch_size: int | None = None, keep_acquired: bool = False,
                           spacing: Sequence[float] | None = None, unit: str | None = None,
                           channel: int | None = None, overwrite: bool = False, resume: bool = True,
-                          progress: bool = True) -> Volume:
+                          progress: bool = True, bad_sections: Sequence[int] = (),
+                          detect_defects: bool = True) -> Volume:
     """Reconstruct block by block into the Zarr directory ``output_path``; returns it, read lazily.
 
     Method, model, target and dtype options are those of :func:`isovox.reconstruct`.
@@ -66,11 +67,14 @@ def reconstruct_blockwise(input_path_or_volume: str | Path | Volume, output_path
     see). ``spacing``, ``unit``, ``channel``: as for :func:`isovox.io.read`, for an input path.
     ``resume``: pick up an interrupted run of the same settings (its finished blocks are kept);
     False starts over. ``overwrite``: replace an existing output once the new one is complete.
+    ``bad_sections`` / ``detect_defects``: as for :func:`isovox.reconstruct` (bridged the same way,
+    so the result equals in-memory reconstruction with the same gaps).
     """
     output = _check_output(output_path, overwrite)
     source = _open_input(input_path_or_volume, spacing, unit, channel, output)
     check_intensity_dtype(source.volume.dtype)
     dtype = output_dtype(dtype, source.volume.dtype)
+    source.gaps = defect_gaps(source.volume, target_spacing, axis, bad_sections, detect_defects)
     recipe, factors, reach = _resolve(source.volume, method, model, target_spacing, axis, dtype, device,
                                       batch_size, keep_acquired)
     plan = make_plan(source.shape, factors, block_size, **reach)
@@ -81,6 +85,7 @@ def reconstruct_blockwise(input_path_or_volume: str | Path | Volume, output_path
 
     work = WorkFolder(output)
     record = {"input": source.describe(), "recipe": recipe.describe(),
+              "bridged_sections": None if source.gaps is None else list(source.gaps.bad),
               "weights": file_digest(Path(model) / "weights.pt") if model is not None else None,
               "plan": {"block_size": list(plan.block_size), "output_shape": list(plan.output_shape),
                        "blocks": len(plan)}}

@@ -40,6 +40,7 @@ class InputSource:
                              direction=volume.direction)
         self._volume: Volume | None = volume
         self._memmap: dict | None = None
+        self.gaps: Any = None                      # isovox.gaps.SectionGaps to bridge, or None
 
     # --- reading ------------------------------------------------------------------------------
     @property
@@ -51,10 +52,21 @@ class InputSource:
     def region(self, start: Sequence[int], stop: Sequence[int]) -> Volume:
         """The sub-volume ``[start, stop)`` in memory (numpy), with its origin moved to match."""
         region = self.volume.crop(start, stop)
-        data = region.data
-        if hasattr(data, "dask"):                 # one task reads its own region, synchronously
-            data = data.compute(scheduler="synchronous")
-        return region.replace(data=np.asarray(data))
+        data = _computed(region.data)
+        if self.gaps is not None:                  # bridged exactly as in memory (isovox.gaps)
+            from ..gaps import fill_region
+
+            data = fill_region(data, int(start[self.gaps.axis]), self.gaps,
+                               lambda k: self._section(k, start, stop))
+        return region.replace(data=data)
+
+    def _section(self, index: int, start: Sequence[int], stop: Sequence[int]) -> np.ndarray:
+        """Section ``index`` along the gaps' axis, over the region's extent on the other axes."""
+        axis = self.gaps.axis
+        lower = [int(s) for s in start]
+        upper = [int(s) for s in stop]
+        lower[axis], upper[axis] = index, index + 1
+        return np.take(_computed(self.volume.crop(lower, upper).data), 0, axis=axis)
 
     def _reopen(self) -> Volume:
         if self._memmap is not None:
@@ -94,6 +106,12 @@ class InputSource:
         return {"path": self.path, "channel": self.channel, "shape": list(self.shape),
                 "dtype": str(self.dtype), "spacing": list(self.geometry["spacing"]),
                 "unit": self.geometry["unit"], "origin": list(self.geometry["origin"])}
+
+
+def _computed(data: Any) -> np.ndarray:
+    if hasattr(data, "dask"):                     # one task reads its own region, synchronously
+        data = data.compute(scheduler="synchronous")
+    return np.asarray(data)
 
 
 def _memmap_info(data: np.memmap) -> dict:

@@ -42,6 +42,17 @@ UnitOption = Annotated[Optional[str], typer.Option("--unit", help=UNIT_HELP)]
 ChannelOption = Annotated[Optional[int], typer.Option("--channel", help=CHANNEL_HELP, min=0)]
 OverwriteOption = Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)]
 JsonOption = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
+BadSectionsOption = Annotated[Optional[str], typer.Option(
+    "--bad-sections", help="defective sections along the low-resolution axis to leave out and bridge, "
+    "e.g. 14,15,20-22 (added to those detected)")]
+DetectOption = Annotated[bool, typer.Option(
+    "--detect/--no-detect", help="find blank, saturated, dark or bright and duplicated sections and bridge them")]
+
+
+def bad_section_list(text: Optional[str]) -> tuple[int, ...]:
+    from ..defects import parse_section_list
+
+    return parse_section_list(text) if text else ()
 
 
 def positive(value: Optional[float]) -> Optional[float]:

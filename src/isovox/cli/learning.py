@@ -8,8 +8,8 @@ from typing import List, Optional
 
 import typer
 
-from .common import (ChannelOption, JsonOption, OverwriteOption, SpacingOption, UnitOption, app,
-                     check_outputs, fraction, positive, print_json, read_input)
+from .common import (BadSectionsOption, ChannelOption, DetectOption, JsonOption, OverwriteOption, SpacingOption,
+                     UnitOption, app, bad_section_list, check_outputs, fraction, positive, print_json, read_input)
 
 METHOD_HELP = ("training recipe: selfsup (learn from the volume's own lateral planes), supervised3d "
                "(a 3D network learned from isotropic references given with --hr), arbitrary-scale (one "
@@ -151,6 +151,18 @@ def _recipe_call(method: str, paths: list, hr_given: bool, factor: Optional[floa
     return dict(volume=read(paths[0])), options
 
 
+def _defect_options(method: str, options: dict, bad_sections: Optional[str], detect: bool) -> tuple[int, ...]:
+    """Defective sections: selfsup skips their lateral planes; reconstruction bridges them for all."""
+    from ..errors import IsovoxError
+
+    gaps = bad_section_list(bad_sections)
+    if method == "selfsup":
+        options.update(bad_sections=list(gaps), detect_defects=detect)
+    elif gaps and method not in ("arbitrary-scale", "degradation-learning", "vae-two-stage"):
+        raise IsovoxError(f"--bad-sections applies to training from an anisotropic volume, not to {method}")
+    return gaps
+
+
 def _training_options(arch: str, preset: str, target_spacing: Optional[float], recipe: str,
                       fwhm: Optional[float], minutes: Optional[float], iterations: Optional[int],
                       patch_size: Optional[int], batch_size: Optional[int], noise: float,
@@ -215,6 +227,8 @@ def train(
     device: str = typer.Option("auto", help=DEVICE_HELP),
     settings: Optional[List[str]] = typer.Option(None, "--set", help="any other setting of the recipe's "
                                                  "config, KEY=VALUE (JSON values), repeatable"),
+    bad_sections: BadSectionsOption = None,
+    detect: DetectOption = True,
     spacing: SpacingOption = None,
     unit: UnitOption = None,
     channel: ChannelOption = None,
@@ -241,6 +255,7 @@ def train(
     settings_given = parse_settings(settings)
     call, options = _recipe_call(method, paths, bool(hr), factor, axes, gan, options,
                                  lambda path: read_input(path, spacing, unit, channel))
+    _defect_options(method, options, bad_sections, detect)
     options.update(settings_given)
     folder = _train_or_say_how_to_resume(run_training, output_dir=output, method=method, overwrite=overwrite,
                                          **call, **options)
@@ -276,6 +291,8 @@ def run(
     device: str = typer.Option("auto", help=DEVICE_HELP),
     settings: Optional[List[str]] = typer.Option(None, "--set", help="any other setting of the recipe's "
                                                  "config, KEY=VALUE (JSON values), repeatable"),
+    bad_sections: BadSectionsOption = None,
+    detect: DetectOption = True,
     spacing: SpacingOption = None,
     unit: UnitOption = None,
     channel: ChannelOption = None,
@@ -302,10 +319,12 @@ def run(
     settings_given = parse_settings(settings)
     volume = read_input(input, spacing, unit, channel)
     call, options = _recipe_call(method, [input], False, None, "z", False, options, lambda path: volume)
+    gaps = _defect_options(method, options, bad_sections, detect)
     options.update(settings_given)
     folder = _train_or_say_how_to_resume(run_training, output_dir=model_dir, method=method,
                                          overwrite=overwrite, **call, **options)
-    result = run_reconstruction(volume, model=folder, device=device, keep_acquired=keep_acquired)
+    result = run_reconstruction(volume, model=folder, device=device, keep_acquired=keep_acquired,
+                                bad_sections=gaps, detect_defects=detect)
     io.write(result, output, overwrite=overwrite)
     if as_json:
         print_json({"output": str(output), "model": str(folder), "volume": result.describe()})

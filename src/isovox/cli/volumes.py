@@ -7,8 +7,8 @@ from typing import List, Optional
 
 import typer
 
-from .common import (ChannelOption, JsonOption, OverwriteOption, SpacingOption, UnitOption, app,
-                     check_outputs, fraction, positive, positive_each, print_json, read_input)
+from .common import (BadSectionsOption, ChannelOption, DetectOption, JsonOption, OverwriteOption, SpacingOption,
+                     UnitOption, app, bad_section_list, check_outputs, fraction, positive, positive_each, print_json, read_input)
 from ..jsontext import strict_json
 
 
@@ -18,15 +18,17 @@ def info(
     spacing: SpacingOption = None,
     unit: UnitOption = None,
     channel: ChannelOption = None,
+    bad_sections: BadSectionsOption = None,
+    detect: DetectOption = True,
     as_json: JsonOption = False,
 ) -> None:
-    """Show shape, dtype, spacing, geometry and the low-resolution axis of a volume.
+    """Show shape, dtype, spacing, geometry, the low-resolution axis and defective sections.
 
     Example: isovox info stack.tif --spacing 50 4 4 --unit nm
     """
     from ..summary import volume_summary
 
-    summary = volume_summary(read_input(input, spacing, unit, channel))
+    summary = volume_summary(read_input(input, spacing, unit, channel), bad_section_list(bad_sections), detect)
     if as_json:
         print_json(summary)
     else:
@@ -47,6 +49,8 @@ def simulate(
     noise: float = typer.Option(0.0, callback=fraction, help="Gaussian noise sigma as a fraction of the data range"),
     artifacts: bool = typer.Option(False, help="add EM section artifacts (missing/dark sections, "
                                    "shifts, flicker)"),
+    gaps: float = typer.Option(0.0, callback=fraction, help="fraction of acquired sections lost (blanked at "
+                               "random; their indices are in the record)"),
     gt: Optional[Path] = typer.Option(None, help="where to write the matching ground truth "
                                       "(default: OUTPUT's stem + _gt)"),
     seed: int = typer.Option(0, min=0, max=2**32 - 1, help="random seed for noise and artifacts"),
@@ -71,7 +75,7 @@ def simulate(
     check_outputs(output, gt_path, record_path, inputs=[input], overwrite=overwrite)
     volume = read_input(input, spacing, unit, channel)
     result = run_simulation(volume, factor, axis=axis, recipe=recipe, thickness=thickness,
-                            offset=offset, noise=noise or None, artifacts=artifacts, seed=seed)
+                            offset=offset, noise=noise or None, artifacts=artifacts, seed=seed, gaps=gaps)
     io.write_together([(result.lowres, output), (result.ground_truth, gt_path)],
                       [(record_path, strict_json(result.record))], overwrite=overwrite)
     payload = {"output": str(output), "ground_truth": str(gt_path), "record": str(record_path),
@@ -109,6 +113,8 @@ def reconstruct(
     scheduler: Optional[str] = typer.Option(None, help="blockwise: dask.distributed scheduler address, "
                                             "e.g. tcp://host:8786"),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="blockwise: continue an interrupted run"),
+    bad_sections: BadSectionsOption = None,
+    detect: DetectOption = True,
     spacing: SpacingOption = None,
     unit: UnitOption = None,
     channel: ChannelOption = None,
@@ -126,6 +132,7 @@ def reconstruct(
     from ..reconstruction import reconstruct as run_reconstruction
 
     target = None if not target_spacing else (target_spacing[0] if len(target_spacing) == 1 else target_spacing)
+    gaps = bad_section_list(bad_sections)
     if block_size or workers or scheduler or processes:
         from ..blockwise import reconstruct_blockwise
         from ..io.atomic import refuse_replacing_inputs
@@ -137,17 +144,19 @@ def reconstruct(
                                        dtype=dtype, block_size=size, workers=workers, processes=processes,
                                        scheduler=scheduler, device=device, batch_size=batch_size,
                                        keep_acquired=keep_acquired, spacing=spacing, unit=unit, channel=channel,
-                                       overwrite=overwrite, resume=resume)
+                                       overwrite=overwrite, resume=resume, bad_sections=gaps,
+                                       detect_defects=detect)
         _report(output, result, as_json)
         return
     check_outputs(output, inputs=[input, model], overwrite=overwrite)
     volume = read_input(input, spacing, unit, channel)
     if model is None:
-        result = run_reconstruction(volume, method, target_spacing=target, axis=axis, dtype=dtype)
+        result = run_reconstruction(volume, method, target_spacing=target, axis=axis, dtype=dtype,
+                                    bad_sections=gaps, detect_defects=detect)
     else:
         result = run_reconstruction(volume, target_spacing=target, axis=axis, dtype=dtype, model=model,
                                     device=device, batch_size=batch_size, tile=tile,
-                                    keep_acquired=keep_acquired)
+                                    keep_acquired=keep_acquired, bad_sections=gaps, detect_defects=detect)
     io.write(result, output, overwrite=overwrite)
     _report(output, result, as_json)
 

@@ -19,13 +19,14 @@ from ..progress import progress_bar
 from ..resample import METHODS as INTERPOLATION_METHODS  # noqa: F401  (re-exported)
 from ..resample import check_method, resample, resampling_plan
 from ..volume import Volume, check_finite, check_intensity_dtype, output_dtype
-from .grid import check_output_fits, lowres_target, reconstruction_grid
+from .grid import check_output_fits, defect_gaps, lowres_target, reconstruction_grid
 
 
 def reconstruct(volume: Volume, method: str = "cubic", target_spacing: float | Sequence[float] | None = None,
                 axis: int | str | None = None, dtype: str | np.dtype | None = None, *,
                 model: str | Path | None = None, device: str = "auto", batch_size: int | None = None,
-                tile: int | Sequence[int] | None = None, keep_acquired: bool = False) -> Volume:
+                tile: int | Sequence[int] | None = None, keep_acquired: bool = False,
+                bad_sections: Sequence[int] = (), detect_defects: bool = True) -> Volume:
     """Reconstruct ``volume`` on an isotropic (or given) grid.
 
     Without ``model``: interpolation with ``method``. With ``model`` (a model folder path): the
@@ -36,9 +37,14 @@ def reconstruct(volume: Volume, method: str = "cubic", target_spacing: float | S
     three values that leave the other two axes unchanged (the network refines one axis only).
 
     ``dtype`` defaults to the input's; integer outputs are rounded and clipped to their range.
+
+    Defective sections along the low-resolution axis (found by :mod:`isovox.defects` unless
+    ``detect_defects=False``, plus ``bad_sections``) are bridged first (:mod:`isovox.gaps`): the
+    output grid is the same as without them.
     """
     check_intensity_dtype(volume.dtype)
     dtype = output_dtype(dtype, volume.dtype)
+    volume = bridge_defects(volume, target_spacing, axis, bad_sections, detect_defects)
     if model is not None:
         return _reconstruct_with_model_folder(volume, method, target_spacing, axis, dtype, model,
                                               device, batch_size, tile, keep_acquired)
@@ -51,6 +57,13 @@ def reconstruct(volume: Volume, method: str = "cubic", target_spacing: float | S
     with progress_bar(total_voxels, f"{method} interpolation") as advance:
         result = resample(volume, target, method, dtype=dtype, progress=advance)
     return result
+
+
+def bridge_defects(volume: Volume, target_spacing, axis, bad_sections: Sequence[int], detect: bool) -> Volume:
+    """``volume`` with its defective sections along the low-resolution axis bridged (or as it is)."""
+    from ..gaps import fill_gaps
+
+    return fill_gaps(volume, defect_gaps(volume, target_spacing, axis, bad_sections, detect))
 
 
 def _reconstruct_with_model_folder(volume, method, target_spacing, axis, dtype, folder, device,

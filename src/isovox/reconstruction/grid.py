@@ -88,3 +88,15 @@ def check_output_fits(volume: Volume, target: Sequence[float], bytes_per_voxel: 
     voxels = float(np.prod(shape, dtype=np.float64))
     check_fits_in_memory(voxels * bytes_per_voxel, f"an output of {' x '.join(map(str, shape))} voxels",
                          "reconstruct block by block into a .zarr output with --block-size 128")
+
+
+def defect_gaps(volume: Volume, target_spacing, axis, bad_sections: Sequence[int], detect: bool):
+    """The defective sections to bridge along the low-resolution axis (:mod:`isovox.gaps`), or None:
+    one answer for in-memory and blockwise reconstruction."""
+    from ..gaps import find_gaps
+
+    if not detect and not bad_sections:
+        return None
+    three = target_spacing is not None and np.ndim(target_spacing) != 0
+    lowres, _ = reconstruction_grid(volume, target_spacing if three else None, axis)
+    return find_gaps(volume, lowres, bad_sections, detect)

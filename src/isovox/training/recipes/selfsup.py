@@ -60,6 +60,8 @@ class SelfSupConfig(LoopConfig):
     artifacts: Any = None                       # True or RandomSectionArtifacts settings
     augment_probability: float = 0.5
     validation_pairs: int = 64
+    bad_sections: Any = ()                      # defective lateral planes to skip (indices) ...
+    detect_defects: bool = True                 # ... added to those isovox.defects finds
 
     def profile(self) -> float | None:
         """The recipe's thickness from ``thickness`` or ``fwhm`` (one of them)."""
@@ -97,6 +99,16 @@ def resolve_acquisition(volume: Volume, config: SelfSupConfig) -> tuple[SelfSupC
     recipe, thickness = training_recipe(estimate)
     summary = {key: value for key, value in estimate.to_dict().items() if key != "candidates"}
     return dataclasses.replace(config, recipe=recipe, thickness=thickness), {**summary, "estimated": True}
+
+
+def _defective_planes(volume: Volume, config: SelfSupConfig) -> tuple[int, ...]:
+    """Lateral planes not to cut patches from: defective sections, detected and given."""
+    from ...gaps import find_gaps
+    from ...volume import axis_index, lowres_axis
+
+    axis = lowres_axis(volume.spacing) if config.axis is None else axis_index(config.axis)
+    gaps = find_gaps(volume, axis, tuple(config.bad_sections or ()), config.detect_defects)
+    return () if gaps is None else gaps.bad
 
 
 def _validation(pairs: Any, config: SelfSupConfig) -> Any:
@@ -137,7 +149,7 @@ def train_selfsup(volume: Volume, output_dir: str | Path, config: SelfSupConfig 
                          poisson=config.poisson, artifacts=config.artifacts,
                          augment_probability=config.augment_probability,
                          validation_fraction=config.validation_fraction, seed=config.seed,
-                         percentiles=config.percentiles)
+                         percentiles=config.percentiles, exclude_planes=_defective_planes(volume, config))
     return _train("selfsup", pairs, [volume], volume.unit, output_dir, workdir, config, patch, batch,
                   overwrite, resume, estimate)
 
