@@ -22,6 +22,8 @@ def test_demo_on_a_given_file_writes_model_volume_figure_and_report(tmp_path):
     scores = saved["withheld_sections"]
     assert scores["linear"]["xz"]["psnr"] > scores["nearest"]["xz"]["psnr"]
     assert saved["selfsup_validation"]["iterations"] == 20
+    check = saved["withheld_check"]                 # the self-check ran, or says why it could not
+    assert set(check) >= {"isovox_psnr", "linear_psnr", "beats_linear"} or "skipped" in check
     assert (tmp_path / "out" / "stack_xz.png").stat().st_size > 1000
     with pytest.raises(IsovoxError, match="overwrite"):
         run_demo(source, tmp_path / "out", crop=None, iterations=20, echo=None)

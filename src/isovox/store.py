@@ -130,6 +130,17 @@ def read_card(folder: str | Path) -> ModelCard:
         raise IsovoxError(f"{config}: {error}") from None
 
 
+def add_to_card(folder: str | Path, section: str, values: dict) -> ModelCard:
+    """Record ``values`` under ``card.training[section]`` (e.g. the withheld-section check), by an
+    atomic rewrite of config.json; returns the new card."""
+    folder = Path(folder)
+    card = read_card(folder)
+    updated = ModelCard(**{**asdict(card), "training": {**card.training, section: plain(values)}})
+    with atomic_output(folder / CONFIG_NAME, suffix=".json", overwrite=True) as scratch:
+        scratch.write_text(updated.to_json())
+    return updated
+
+
 def build_from_card(card: ModelCard) -> torch.nn.Module:
     """An untrained network of the card's architecture."""
     from .models import create_model, list_models

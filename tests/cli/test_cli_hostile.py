@@ -282,11 +282,12 @@ def test_json_is_strict_for_a_constant_volume(cli, tmp_path):
 # --- 8. every method through train and run ------------------------------------------------------------
 
 
-TINY = {"selfsup": ["--iterations", "2", "--set", "patch_size=32"],
-        "arbitrary-scale": ["--iterations", "2", "--set", "patch_size=32", "--set", "validation_pairs=4"],
-        "degradation-learning": ["--iterations", "2", "--set", "cycle_iterations=2", "--set", "patch_size=32"],
+TINY = {"selfsup": ["--iterations", "2", "--set", "patch_size=32", "--no-check"],
+        "arbitrary-scale": ["--iterations", "2", "--set", "patch_size=32", "--set", "validation_pairs=4", "--no-check"],
+        "degradation-learning": ["--iterations", "2", "--set", "cycle_iterations=2", "--set", "patch_size=32",
+                                 "--no-check"],
         "vae-two-stage": ["--iterations", "2", "--set", "warmup_iterations=1", "--set", "adversarial_iterations=1",
-                          "--set", "compact_iterations=1"]}
+                          "--set", "compact_iterations=1", "--no-check"]}
 
 
 @pytest.mark.slow

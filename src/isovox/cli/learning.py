@@ -163,6 +163,23 @@ def _defect_options(method: str, options: dict, bad_sections: Optional[str], det
     return gaps
 
 
+def _self_check(volume, folder: Path, method: str, options: dict) -> Optional[dict]:
+    """The withheld-section check of :mod:`isovox.selfcheck` with the same recipe and budget,
+    recorded in the model card; None (and a note) where the volume has too few sections."""
+    from ..errors import IsovoxError
+    from ..selfcheck import withheld_section_check
+    from ..store import add_to_card
+
+    settings = {k: v for k, v in options.items() if k not in ("target_spacing", "factor")}
+    try:
+        result = withheld_section_check(volume, method=method, workdir=Path(folder).parent, **settings)
+    except IsovoxError as reason:
+        typer.echo(f"withheld-section check skipped: {reason}", err=True)
+        return None
+    add_to_card(folder, "withheld_check", result)
+    return result
+
+
 def _training_options(arch: str, preset: str, target_spacing: Optional[float], recipe: str,
                       fwhm: Optional[float], minutes: Optional[float], iterations: Optional[int],
                       patch_size: Optional[int], batch_size: Optional[int], noise: float,
@@ -293,6 +310,9 @@ def run(
                                                  "config, KEY=VALUE (JSON values), repeatable"),
     bad_sections: BadSectionsOption = None,
     detect: DetectOption = True,
+    check: bool = typer.Option(True, "--check/--no-check", help="also train the same on every other section "
+                               "and score it on the withheld real sections against linear interpolation "
+                               "(about doubles the training time; stored in the model card)"),
     spacing: SpacingOption = None,
     unit: UnitOption = None,
     channel: ChannelOption = None,
@@ -326,10 +346,15 @@ def run(
     result = run_reconstruction(volume, model=folder, device=device, keep_acquired=keep_acquired,
                                 bad_sections=gaps, detect_defects=detect)
     io.write(result, output, overwrite=overwrite)
+    withheld = _self_check(volume, folder, method, options) if check else None
     if as_json:
-        print_json({"output": str(output), "model": str(folder), "volume": result.describe()})
+        print_json({"output": str(output), "model": str(folder), "volume": result.describe(),
+                    "withheld_check": withheld})
     else:
+        from ..selfcheck import describe_check
         from ..store import read_card
 
         _echo_estimate(read_card(folder))
         typer.echo(f"wrote {folder} and {output}: {result.describe()}")
+        if withheld is not None:
+            typer.echo(describe_check(withheld))
