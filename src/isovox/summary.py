@@ -33,7 +33,9 @@ def volume_summary(volume: Volume, bad_sections: Sequence[int] = (), detect: boo
         summary["low-res axis"] = f"none ({reason})"
     else:
         summary["defective sections"] = _defects(volume, axis, bad_sections, detect)
-    if not volume.is_lazy:
+    if volume.dtype.kind == "c":
+        summary["value range"] = "complex data: isovox processes real intensities (save abs or the real part)"
+    elif not volume.is_lazy:
         data = volume.numpy()
         summary["value range"] = [float(data.min()), float(data.max())]
     return summary
@@ -44,6 +46,8 @@ def _defects(volume: Volume, axis: int, bad_sections: Sequence[int], detect: boo
 
     if volume.is_lazy and not bad_sections:
         return "not checked for a lazily read volume (reconstruct checks it)"
+    if volume.dtype.kind == "c":
+        return "not checked (complex data)"
     report = detect_defects(volume, axis, extra=tuple(bad_sections), detect=detect)
     if not report.defects:
         return "none found" if detect else "none given (detection off)"

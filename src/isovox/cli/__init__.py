@@ -21,7 +21,7 @@ import typer
 from ..errors import IsovoxError
 from . import assess, degradation, learning, volumes  # noqa: F401  (importing registers the commands)
 from .common import app
-from .failures import describe_os_error, usage_error_classes
+from .failures import CommandInterrupted, describe_os_error, usage_error_classes
 
 __all__ = ["app", "main"]
 
@@ -57,7 +57,11 @@ def _run(argv: Optional[list[str]]) -> int:
         return _fail(error.format_message(), getattr(error, "exit_code", 1) or 1)
     except exit_ as error:
         return int(getattr(error, "exit_code", getattr(error, "code", 0)) or 0)
+    except CommandInterrupted as error:
+        _quiet_after_interrupt()
+        return _fail(str(error), 130)
     except abort + (KeyboardInterrupt,):
+        _quiet_after_interrupt()
         return _fail("interrupted", 130)
     except MemoryError:
         return _fail("out of memory; reconstruct block by block with --block-size, or use a smaller crop", 1)
@@ -70,6 +74,7 @@ def _run(argv: Optional[list[str]]) -> int:
                      "the traceback, and please report it)", 1)
     # Typer returns an exit code instead of raising when a command exits early (Ctrl-C: 130).
     if code == 130:
+        _quiet_after_interrupt()
         return _fail("interrupted", 130)
     return code if isinstance(code, int) else 0
 
@@ -89,6 +94,15 @@ def _terminate_like_ctrl_c() -> None:
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
     print(f"warning: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+
+
+def _quiet_after_interrupt() -> None:
+    """I/O threads stopped mid-write (zarr's event loop) report their cancelled tasks at exit as
+    warnings and logged tracebacks; after an interrupt they are expected, and not the user's news."""
+    import logging
+
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL + 1)
+    warnings.simplefilter("ignore")
 
 
 def _fail(message: str, code: int) -> int:

@@ -46,3 +46,8 @@ def describe_os_error(error: OSError) -> str:
         place = f" while writing {where}" if where else ""
         return f"{reason}{place}; the partial output was removed: free some space and run again"
     return f"{reason}: {where}" if where else reason
+
+
+class CommandInterrupted(Exception):
+    """A command stopped by Ctrl-C or SIGTERM that has its own message (training saved a
+    checkpoint and says how to resume); click would turn a KeyboardInterrupt into a bare Abort."""

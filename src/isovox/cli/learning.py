@@ -25,12 +25,12 @@ DEVICE_HELP = "auto, cpu or cuda[:N]"
 def _train_or_say_how_to_resume(run_training, *args, **kwargs) -> Path:
     """Train; on Ctrl-C or SIGTERM the loop has saved a checkpoint: say so and exit 130."""
     from ..training import TrainingInterrupted
+    from .failures import CommandInterrupted
 
     try:
         return run_training(*args, **kwargs)
-    except TrainingInterrupted as interruption:
-        typer.echo(f"error: {interruption}", err=True)
-        raise typer.Exit(130) from None
+    except TrainingInterrupted as interruption:      # main() prints it as the one error line
+        raise CommandInterrupted(str(interruption)) from None
 
 
 def parse_settings(pairs: Optional[List[str]]) -> dict:
@@ -180,6 +180,22 @@ def _self_check(volume, folder: Path, method: str, options: dict) -> Optional[di
     return result
 
 
+def _every_stage(method: str, options: dict, gan: bool, count: Optional[int]) -> None:
+    """``--iterations N`` budgets every stage of a multi-stage recipe, so a small N means a short
+    run (stage one kept its 2000-iteration default before, and a 2-iteration run took minutes)."""
+    if count is None:
+        return
+    if method == "degradation-learning":
+        options.setdefault("cycle_iterations", count)
+    elif method == "supervised3d" and gan:
+        options.setdefault("gan_iterations", count)
+        options.setdefault("critic_warmup", min(count, 1500))
+    elif method == "vae-two-stage":
+        phase = max(1, -(-count // 3))
+        for name in ("warmup_iterations", "adversarial_iterations", "compact_iterations"):
+            options.setdefault(name, phase)
+
+
 def _training_options(arch: str, preset: str, target_spacing: Optional[float], recipe: str,
                       fwhm: Optional[float], minutes: Optional[float], iterations: Optional[int],
                       patch_size: Optional[int], batch_size: Optional[int], noise: float,
@@ -274,6 +290,7 @@ def train(
                                  lambda path: read_input(path, spacing, unit, channel))
     _defect_options(method, options, bad_sections, detect)
     options.update(settings_given)
+    _every_stage(method, options, gan, iterations)
     folder = _train_or_say_how_to_resume(run_training, output_dir=output, method=method, overwrite=overwrite,
                                          **call, **options)
     card = read_card(folder)
@@ -283,9 +300,9 @@ def train(
         typer.echo(f"wrote {folder}: {describe_card(card)}")
         _echo_estimate(card)
         summary = card.training
-        if summary.get("best_validation_psnr") is not None:
-            typer.echo(f"validation PSNR {summary['best_validation_psnr']:.2f} dB "
-                       f"(interpolated input {summary.get('input_validation_psnr', float('nan')):.2f} dB)")
+        best, given = summary.get("best_validation_psnr"), summary.get("input_validation_psnr")
+        if best is not None and given is not None:      # None: not finite (a constant volume)
+            typer.echo(f"validation PSNR {best:.2f} dB (interpolated input {given:.2f} dB)")
 
 
 @app.command()
@@ -341,6 +358,7 @@ def run(
     call, options = _recipe_call(method, [input], False, None, "z", False, options, lambda path: volume)
     gaps = _defect_options(method, options, bad_sections, detect)
     options.update(settings_given)
+    _every_stage(method, options, False, iterations)
     folder = _train_or_say_how_to_resume(run_training, output_dir=model_dir, method=method,
                                          overwrite=overwrite, **call, **options)
     result = run_reconstruction(volume, model=folder, device=device, keep_acquired=keep_acquired,

@@ -98,5 +98,10 @@ def defect_gaps(volume: Volume, target_spacing, axis, bad_sections: Sequence[int
     if not detect and not bad_sections:
         return None
     three = target_spacing is not None and np.ndim(target_spacing) != 0
-    lowres, _ = reconstruction_grid(volume, target_spacing if three else None, axis)
+    try:
+        lowres, _ = reconstruction_grid(volume, target_spacing if three else None, axis)
+    except IsovoxError:
+        if bad_sections:                 # the user named sections: they need an axis
+            raise
+        return None                      # no single low-resolution axis (k-space 2 x 2): no sections
     return find_gaps(volume, lowres, bad_sections, detect)

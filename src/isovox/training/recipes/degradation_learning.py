@@ -197,6 +197,10 @@ def _cycle_networks(config: DegradationLearningConfig, factor: float) -> dict[st
         raise IsovoxError(f"cannot build the degradation-learning networks: {error}") from None
 
 
+#: Smallest patch the CycleGAN's discriminators accept (a 24-pixel patch failed in a conv).
+MIN_PATCH = 32
+
+
 def epoch_length(volume: Volume, patches: UnpairedPatches, batch: int) -> int:
     """Iterations per epoch: sharp patches covering the lateral planes' pixels (every voxel) once."""
     return max(1, math.ceil(math.prod(volume.shape) / (batch * patches.patch_size ** 2)))
@@ -349,6 +353,8 @@ def train_degradation_learning(volume: Volume, output_dir: str | Path,
     config = make_config(DegradationLearningConfig, config, overrides)
     output_dir, workdir = prepare_output(output_dir, overwrite, workdir)
     patch, batch = sizes(config, resolve_device(config.device))
+    if patch < MIN_PATCH:           # the discriminators' strided convolutions need room
+        raise IsovoxError(f"degradation-learning needs patch_size >= {MIN_PATCH}, got {patch}")
     if config.degradation_from is not None:
         g_hl, cycle_summary = _reuse_degradation(config, volume)
         networks = {"g_hl": g_hl}
