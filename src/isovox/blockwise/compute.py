@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from ..reconstruction.ensemble import Reconstruction
+from ..reconstruction.precision import DEFAULT_PRECISION
 from ..resample import resample
 from ..volume import Volume
 
@@ -42,7 +44,8 @@ class BlockRecipe:
     interpolation kernel (cubic under a model); ``target``: the full target spacing (z, y, x) in
     the input's unit; ``axis``: the low-resolution axis (None for a 3D model that restores the
     axes it was trained on); ``model``: a model folder path; ``model_target``: the target
-    spacing of the axes a model refines;
+    spacing of the axes a model refines; ``tta``, ``precision``: as for :func:`isovox.reconstruct`;
+    ``uncertainty``: also return the spread of the TTA variants (2D models);
     ``torch_threads``: threads per worker for torch (None: leave torch's setting, as a
     dask.distributed worker sets it).
     """
@@ -57,34 +60,43 @@ class BlockRecipe:
     device: str = "auto"
     batch_size: int | None = None
     keep_acquired: bool = False
+    tta: bool = False
+    precision: str = DEFAULT_PRECISION
+    uncertainty: bool = False
     torch_threads: int | None = None
 
     def describe(self) -> dict:
         """What identifies the computation in a resume record (not where or how fast it runs)."""
         return {"kind": self.kind, "method": self.method, "target": list(self.target), "axis": self.axis,
-                "dtype": self.dtype, "model": self.model, "keep_acquired": self.keep_acquired}
+                "dtype": self.dtype, "model": self.model, "keep_acquired": self.keep_acquired,
+                "tta": self.tta, "precision": self.precision, "uncertainty": self.uncertainty}
 
 
-def reconstruct_region(region: Volume, recipe: BlockRecipe) -> Volume:
-    """The region reconstructed on the output grid, exactly as the whole volume would be."""
+def reconstruct_region(region: Volume, recipe: BlockRecipe) -> Reconstruction:
+    """The region reconstructed on the output grid, exactly as the whole volume would be, with its
+    uncertainty when ``recipe.uncertainty`` (else None)."""
     dtype = np.dtype(recipe.dtype)
     if recipe.kind == INTERPOLATION:
-        return resample(region, recipe.target, recipe.method, dtype=dtype)
+        return Reconstruction(resample(region, recipe.target, recipe.method, dtype=dtype), None)
     model, card = cached_model(recipe)
     options = dict(device=model_device_of(model), dtype=dtype, target_spacing=recipe.model_target,
                    axis=recipe.axis, keep_acquired=recipe.keep_acquired, batch_size=recipe.batch_size,
                    progress=False)
     if recipe.kind == SLICEWISE:
-        from ..reconstruction.slicewise import reconstruct_with_model
+        from ..reconstruction.slicewise import reconstruct_with_model, reconstruct_with_model_uncertainty
 
-        return reconstruct_with_model(region, model, card, **options)
-    if recipe.kind == ARBITRARY:
+        if recipe.uncertainty:
+            return reconstruct_with_model_uncertainty(region, model, card, precision=recipe.precision, **options)
+        return Reconstruction(reconstruct_with_model(region, model, card, tta=recipe.tta,
+                                                     precision=recipe.precision, **options), None)
+    if recipe.kind == ARBITRARY:                # float32 only: bf16 was refused up front
         from ..reconstruction.arbitrary import reconstruct_with_arbitrary_model
 
-        return reconstruct_with_arbitrary_model(region, model, card, **options)
+        return Reconstruction(reconstruct_with_arbitrary_model(region, model, card, **options), None)
     from ..reconstruction.volumetric import reconstruct_with_model3d
 
-    return reconstruct_with_model3d(region, model, card, **options)
+    return Reconstruction(reconstruct_with_model3d(region, model, card, precision=recipe.precision, **options),
+                          None)
 
 
 # --- models, once per worker -----------------------------------------------------------------------

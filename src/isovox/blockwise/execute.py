@@ -41,25 +41,36 @@ RETRIES = 2
 
 @dataclass(frozen=True)
 class BlockJob:
-    """Everything a worker needs to produce any block of one run."""
+    """Everything a worker needs to produce any block of one run; ``spread``: the work folder of
+    the uncertainty output, when the recipe asks for one."""
 
     source: InputSource
     recipe: BlockRecipe
     work: WorkFolder
+    spread: WorkFolder | None = None
 
 
 def run_block(job: BlockJob, block: Block) -> int:
-    """Compute, write and mark one block; returns its voxel count (0 if it was already done)."""
-    if job.work.is_done(block.name):          # a retried task whose first attempt got this far
+    """Compute, write and mark one block; returns its voxel count (0 if it was already done).
+
+    With an uncertainty output, a block counts as done when it is marked in both outputs."""
+    folders = [job.work] if job.spread is None else [job.work, job.spread]
+    if all(work.is_done(block.name) for work in folders):   # a retried task whose first attempt got this far
         return 0
     region = job.source.region(block.region_start, block.region_stop)
     result = reconstruct_region(region, job.recipe)
+    if job.spread is not None:
+        _write_block(job.spread, block, result.uncertainty)
+    _write_block(job.work, block, result.volume)
+    return block.voxels
+
+
+def _write_block(work: WorkFolder, block: Block, result) -> None:
     data = result.data[block.crop]
     if data.shape != block.shape:             # a plan/method mismatch: never write a wrong block
         raise RuntimeError(f"block {block.name}: reconstruction gave {data.shape}, expected {block.shape}")
-    job.work.array()[block.slices] = data
-    job.work.mark_done(block.name)
-    return block.voxels
+    work.array()[block.slices] = data
+    work.mark_done(block.name)
 
 
 def execute(job: BlockJob, blocks: Sequence[Block], *, workers: int | None = None, scheduler: Any = None,
@@ -91,7 +102,7 @@ def _run_local(job: BlockJob, blocks: Sequence[Block], workers: int | None, proc
     # Worker processes set their torch threads when they load the model; thread workers share
     # the driver's torch, set around the computation.
     recipe = replace(job.recipe, torch_threads=threads if processes else None)
-    shared = dask.delayed(BlockJob(job.source, recipe, job.work), name="isovox-job", pure=False)
+    shared = dask.delayed(replace(job, recipe=recipe), name="isovox-job", pure=False)
     tasks = [dask.delayed(run_block, pure=False)(shared, block, dask_key_name=f"isovox-block-{block.name}")
              for block in blocks]
 
@@ -132,11 +143,27 @@ CONNECT_TIMEOUT = 10
 
 
 def _connect(client_class: Any, address: str) -> Any:
+    if not isinstance(address, str) or ":" not in address:
+        raise IsovoxError(f"scheduler address {address!r} is not an address; use e.g. tcp://host:8786")
     try:
         return client_class(address, set_as_default=False, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError, ValueError) as error:
+        _collect_quietly()
         raise IsovoxError(f"cannot reach the Dask scheduler at {address} within {CONNECT_TIMEOUT} s "
                           f"({type(error).__name__}); check the address and that it is running") from None
+
+
+def _collect_quietly() -> None:
+    """A client that failed to connect still closes itself in ``__del__``, which times out again
+    and prints an 'Exception ignored' traceback: collect it now, with that report silenced."""
+    import gc
+    import sys
+
+    hook, sys.unraisablehook = sys.unraisablehook, lambda report: None
+    try:
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
 
 
 def _run_distributed(job: BlockJob, blocks: Sequence[Block], scheduler: Any,

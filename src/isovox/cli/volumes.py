@@ -88,6 +88,15 @@ def simulate(
         typer.echo(f"wrote {record_path}")
 
 
+def _precision(value: str) -> str:
+    """Typer callback: one of isovox's precisions, as a usage error otherwise."""
+    from ..reconstruction.precision import PRECISIONS
+
+    if value not in PRECISIONS:
+        raise typer.BadParameter(f"must be one of {', '.join(PRECISIONS)}, got {value!r}")
+    return value
+
+
 @app.command()
 def reconstruct(
     input: Path = typer.Argument(..., help="anisotropic volume"),
@@ -100,13 +109,22 @@ def reconstruct(
     tile: Optional[int] = typer.Option(None, min=32, help="process planes in tiles of this size (with --model)"),
     keep_acquired: bool = typer.Option(False, help="copy acquired sections into the output unchanged "
                                        "(with --model)"),
+    tta: bool = typer.Option(False, "--tta", help="test-time augmentation (with a 2D --model): average the "
+                             "network over 4 mirrored variants of every plane; 4x the network time"),
+    uncertainty: Optional[Path] = typer.Option(None, "--uncertainty", help="also write the per-voxel standard "
+                                               "deviation of the TTA variants here (float32, same grid; implies "
+                                               "--tta; a .zarr with --block-size)"),
+    precision: str = typer.Option("auto", callback=_precision,
+                                  help="network number format (with --model): fp32, bf16 or auto (bf16 on CUDA, "
+                                  "fp32 on CPU)"),
     target_spacing: Optional[List[float]] = typer.Option(None, callback=positive_each, help="output spacing: one value for the "
-                                                         "low-resolution axis or three (Z Y X); default: "
+                                                         "low-resolution axis, or three (Z Y X) by repeating "
+                                                         "the option; default: "
                                                          "the finest in-plane spacing"),
     axis: Optional[str] = typer.Option(None, help="low-resolution axis (default: the coarsest)"),
     dtype: Optional[str] = typer.Option(None, help="output dtype (default: the input's)"),
     block_size: Optional[List[int]] = typer.Option(None, "--block-size", min=1, help="reconstruct block by block "
-                                                   "(N or Z Y X output voxels) into a .zarr output: bounded "
+                                                   "(N, or Z Y X by repeating the option, output voxels) into a .zarr output: bounded "
                                                    "memory, resumable"),
     workers: Optional[int] = typer.Option(None, min=1, help="blockwise: local Dask workers (default: one per core)"),
     processes: bool = typer.Option(False, help="blockwise: local workers are processes, not threads"),
@@ -125,19 +143,24 @@ def reconstruct(
 
     Example: isovox reconstruct lr.tif -o iso.tif --method cubic
              isovox reconstruct lr.tif -o iso.tif --model lr_model
+             isovox reconstruct lr.tif -o iso.tif --model lr_model --tta --uncertainty iso_std.tif
              isovox reconstruct big.zarr -o iso.zarr --model lr_model --block-size 128 --workers 2
              isovox reconstruct big.zarr -o iso.zarr --model lr_model --scheduler tcp://10.0.0.1:8786
     """
     from .. import io
-    from ..reconstruction import reconstruct as run_reconstruction
+    from ..errors import IsovoxError
+    from ..reconstruction import reconstruct as run_reconstruction, reconstruct_with_uncertainty
 
     target = None if not target_spacing else (target_spacing[0] if len(target_spacing) == 1 else target_spacing)
     gaps = bad_section_list(bad_sections)
     if block_size or workers or scheduler or processes:
         from ..blockwise import reconstruct_blockwise
-        from ..io.atomic import refuse_replacing_inputs
+        from ..io.atomic import refuse_duplicate_outputs, refuse_replacing_inputs
 
-        refuse_replacing_inputs(output, [input, model])        # an existing output may be a run to resume
+        refuse_duplicate_outputs([path for path in (output, uncertainty) if path is not None])
+        for path in (output, uncertainty):                     # an existing output may be a run to resume
+            if path is not None:
+                refuse_replacing_inputs(path, [input, model])
 
         size = 128 if not block_size else (block_size[0] if len(block_size) == 1 else block_size)
         result = reconstruct_blockwise(input, output, method=method, model=model, target_spacing=target, axis=axis,
@@ -145,27 +168,40 @@ def reconstruct(
                                        scheduler=scheduler, device=device, batch_size=batch_size,
                                        keep_acquired=keep_acquired, spacing=spacing, unit=unit, channel=channel,
                                        overwrite=overwrite, resume=resume, bad_sections=gaps,
-                                       detect_defects=detect)
-        _report(output, result, as_json)
+                                       detect_defects=detect, tta=tta, precision=precision,
+                                       uncertainty=uncertainty)
+        _report(output, result, as_json, uncertainty, io.read(uncertainty, lazy=True) if uncertainty else None)
         return
-    check_outputs(output, inputs=[input, model], overwrite=overwrite)
+    check_outputs(output, uncertainty, inputs=[input, model], overwrite=overwrite)
+    if model is None and (tta or uncertainty is not None):
+        raise IsovoxError("--tta and --uncertainty average a network over mirrored planes; they need --model")
     volume = read_input(input, spacing, unit, channel)
+    model_options = dict(target_spacing=target, axis=axis, dtype=dtype, device=device, batch_size=batch_size,
+                         tile=tile, keep_acquired=keep_acquired, bad_sections=gaps, detect_defects=detect,
+                         precision=precision)
+    if uncertainty is not None:
+        result, spread = reconstruct_with_uncertainty(volume, model, **model_options)
+        io.write_together([(result, output), (spread, uncertainty)], overwrite=overwrite)
+        _report(output, result, as_json, uncertainty, spread)
+        return
     if model is None:
         result = run_reconstruction(volume, method, target_spacing=target, axis=axis, dtype=dtype,
                                     bad_sections=gaps, detect_defects=detect)
     else:
-        result = run_reconstruction(volume, target_spacing=target, axis=axis, dtype=dtype, model=model,
-                                    device=device, batch_size=batch_size, tile=tile,
-                                    keep_acquired=keep_acquired, bad_sections=gaps, detect_defects=detect)
+        result = run_reconstruction(volume, model=model, tta=tta, **model_options)
     io.write(result, output, overwrite=overwrite)
     _report(output, result, as_json)
 
 
-def _report(output: Path, result, as_json: bool) -> None:
+def _report(output: Path, result, as_json: bool, uncertainty: Optional[Path] = None, spread=None) -> None:
     if as_json:
-        print_json({"output": str(output), "volume": result.describe()})
+        extra = {} if uncertainty is None else {"uncertainty": str(uncertainty),
+                                                "uncertainty_volume": spread.describe()}
+        print_json({"output": str(output), "volume": result.describe(), **extra})
     else:
         typer.echo(f"wrote {output}: {result.describe()}")
+        if uncertainty is not None:
+            typer.echo(f"wrote {uncertainty}: {spread.describe()}")
 
 
 @app.command()

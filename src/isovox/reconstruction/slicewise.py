@@ -15,7 +15,14 @@ outputs are stacked together". :func:`reconstruct_with_model` does exactly that:
 4. Run the network over every plane of the two *axial* plane families (the families that contain
    the low-resolution axis: xz and yz when z is low-res), with rows = the low-resolution axis
    and columns = the other in-plane axis, as the network saw its training planes.
-5. Fuse the two orientations, map intensities back, cast to the output dtype.
+   With ``tta=True``, each plane is also predicted mirrored (columns, rows, both) and mirrored
+   back (:mod:`.ensemble`): four forward passes per plane instead of one.
+5. Fuse the two orientations (and the variants), map intensities back, cast to the output dtype.
+   :func:`reconstruct_with_model_uncertainty` also returns the per-voxel standard deviation of
+   all those predictions.
+
+The network runs in ``precision`` (:mod:`.precision`: float32, or bfloat16 autocast); its
+outputs are float32 again before they are fused.
 
 Fusion (``fusion=``): paper 001 stacks the planes of one orientation; both axial families are
 equally valid inputs, and each leaves the stacking axis untouched (no smoothing across planes),
@@ -24,16 +31,19 @@ errors and removes the stripe pattern a single orientation leaves across its pla
 does, Weigert et al. 2017). A plane-family name (``'xz'``, ``'yz'``, ``'xy'``, whichever contain
 the low-res axis) uses that orientation only, at half the cost.
 
-Memory: the interpolated volume and one float32 accumulator, both at output size, plus the cast
-result at the end (the interpolated volume is released first): at most three output-sized arrays.
-Planes are extracted, predicted and written back ``batch_size`` at a time, one family after the
-other.
+Memory: the interpolated volume and one float32 accumulator (the running mean), both at output
+size, plus the cast result at the end (the interpolated volume is released first): at most three
+output-sized arrays; the uncertainty adds a fourth (the running sum of squared deviations, which
+becomes the standard deviation in place). Planes are extracted, predicted and written back
+``batch_size`` at a time, one family after the other.
 """
 
 from __future__ import annotations
 
 from contextlib import nullcontext
-from typing import Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -47,7 +57,9 @@ from ..runtime import tune_cpu_allocator
 from ..units import conversion_factor
 from ..volume import (AXIS_NAMES, PLANE_AXES, Volume, check_finite, input_positions, planes_containing,
                       resampling_factor)
+from .ensemble import Reconstruction, VoxelMoments, predict_variants, variants
 from .grid import reconstruction_grid
+from .precision import DEFAULT_PRECISION, check_precision
 from .tiling import predict_planes, receptive_halo
 
 FACTOR_RTOL = 1e-3
@@ -120,11 +132,8 @@ def auto_batch_size(plane_shape: int | Sequence[int], device: torch.device) -> i
     return max(1, budget // max(1, int(rows) * int(cols)))
 
 
-def reconstruct_with_model(volume: Volume, model: nn.Module, card, *, device: str | torch.device = "auto",
-                           batch_size: int | None = None, tile: int | Sequence[int] | None = None,
-                           halo: int | None = None, fusion: str = "mean", keep_acquired: bool = False,
-                           dtype: str | np.dtype | None = None, target_spacing: float | None = None,
-                           axis: int | str | None = None, progress: bool = True) -> Volume:
+
+def reconstruct_with_model(volume: Volume, model: nn.Module, card, **options) -> Volume:
     """Isotropic volume from ``volume`` with a trained pre-upsampled 2D network (see module doc).
 
     Args:
@@ -141,16 +150,33 @@ def reconstruct_with_model(volume: Volume, model: nn.Module, card, *, device: st
             default the card's. It must give the card's factor.
         axis: the low-resolution axis, default the one with the coarsest spacing.
         progress: show a progress bar over planes (when bars are enabled, see isovox.progress).
+        tta: average the network over the four mirrored variants of every plane
+            (:mod:`.ensemble`): 4x the network time.
+        precision: 'fp32', 'bf16' or 'auto' (:mod:`.precision`).
     """
+    return _reconstruct(volume, model, card, spread=False, **options).volume
+
+
+def reconstruct_with_model_uncertainty(volume: Volume, model: nn.Module, card, **options) -> Reconstruction:
+    """:func:`reconstruct_with_model` with TTA, and the per-voxel standard deviation of the
+    predictions of all variants of both plane families (:mod:`.ensemble`; zero on acquired slices
+    that ``keep_acquired`` puts back: they are measured, not predicted). Takes the same options
+    (``tta`` is always on); needs one more float32 array of output size."""
+    if not options.pop("tta", True):
+        raise IsovoxError("the uncertainty is the spread of the TTA variants; it cannot be had with tta=False")
+    return _reconstruct(volume, model, card, spread=True, tta=True, **options)
+
+
+def _reconstruct(volume: Volume, model: nn.Module, card, *, spread: bool, device: str | torch.device = "auto",
+                 batch_size: int | None = None, tile: int | Sequence[int] | None = None, halo: int | None = None,
+                 fusion: str = "mean", keep_acquired: bool = False, dtype: str | np.dtype | None = None,
+                 target_spacing: float | None = None, axis: int | str | None = None, progress: bool = True,
+                 tta: bool = False, precision: str = DEFAULT_PRECISION) -> Reconstruction:
+    """Both public functions: the reconstruction, and its spread when ``spread`` (else None)."""
     lowres, target, factor = check_card(volume, card, target_spacing, axis)
-    if getattr(model, "scale", 1) != 1:
-        raise IsovoxError(f"this network up-samples rows itself (scale {model.scale}); slice-wise "
-                          "reconstruction feeds pre-upsampled planes and needs scale 1")
-    low, high = float(card.normalisation["low"]), float(card.normalisation["high"])
-    if not high > low:
-        raise IsovoxError(f"model card normalisation needs high > low, got low {low:g}, high {high:g}")
+    low, high = _check_network(model, card)
     families = _fusion_families(fusion, lowres)
-    out_dtype = np.dtype(dtype) if dtype is not None else volume.dtype
+    check_precision(precision)
     acquired = volume.numpy()
     check_finite(acquired, "input volume")
     device = resolve_device(device)
@@ -159,42 +185,102 @@ def reconstruct_with_model(volume: Volume, model: nn.Module, card, *, device: st
         tune_cpu_allocator()
     if tile is not None and halo is None:
         halo = receptive_halo(model)      # once here, not per batch (a model may have no cache key)
+    predict = partial(predict_planes, model, tile=tile, halo=halo, device=device, precision=precision)
+    upsampled, grid = _normalised_cubic(volume, acquired, lowres, target, low, high)
+    moments = VoxelMoments.zeros(upsampled.shape, spread=spread)
+    flips = variants(tta)
+    run = _PlaneRun(predict, flips, batch_size, tile, device)
+    _predict_families(upsampled, moments, run, families, lowres, progress)
+    del upsampled
 
-    # Normalise at low resolution (cheap), then interpolate onto the target grid in float32.
+    data = _denormalise(moments.mean, low, high, np.dtype(dtype) if dtype is not None else volume.dtype)
+    deviation = None
+    if spread:                 # in the output's intensity unit: normalisation scaled by high - low
+        deviation = moments.standard_deviation(len(families) * len(flips))
+        deviation *= np.float32(high - low)
+    del moments
+    if keep_acquired:
+        _put_back_acquired(data, deviation, acquired, lowres, factor)
+    return Reconstruction(volume.replace(data=data, **grid),
+                          None if deviation is None else volume.replace(data=deviation, **grid))
+
+
+def _check_network(model: nn.Module, card) -> tuple[float, float]:
+    """The card's normalisation (low, high), once the network is known to suit slice-wise use."""
+    if getattr(model, "scale", 1) != 1:
+        raise IsovoxError(f"this network up-samples rows itself (scale {model.scale}); slice-wise "
+                          "reconstruction feeds pre-upsampled planes and needs scale 1")
+    low, high = float(card.normalisation["low"]), float(card.normalisation["high"])
+    if not high > low:
+        raise IsovoxError(f"model card normalisation needs high > low, got low {low:g}, high {high:g}")
+    return low, high
+
+
+def _normalised_cubic(volume: Volume, acquired: np.ndarray, lowres: int, target: float, low: float,
+                      high: float) -> tuple[np.ndarray, dict]:
+    """The network's input volume (normalised, cubic-interpolated onto the target grid, float32)
+    and that grid's spacing and origin. Normalised at low resolution first: it is cheaper."""
     normalised = volume.replace(data=(acquired.astype(np.float32) - np.float32(low)) / np.float32(high - low))
     target_grid = list(volume.spacing)
     target_grid[lowres] = target
     interpolated = resample(normalised, target_grid, "cubic", dtype=np.float32)
-    grid = dict(spacing=interpolated.spacing, origin=interpolated.origin)
-    upsampled = interpolated.data
-    del normalised, interpolated          # keep only the array, so it can be freed below
-    fused = np.zeros(upsampled.shape, dtype=np.float32)
+    return interpolated.data, dict(spacing=interpolated.spacing, origin=interpolated.origin)
 
+
+@dataclass(frozen=True)
+class _PlaneRun:
+    """How batches of planes go through the network: the prediction function, the variants of
+    each plane, and the planes per pass (None: :func:`auto_batch_size` for the plane shape)."""
+
+    predict: Callable[..., np.ndarray]
+    flips: tuple[tuple[int, ...], ...]
+    batch_size: int | None
+    tile: int | Sequence[int] | None
+    device: torch.device
+
+    def planes_per_pass(self, plane_shape: tuple[int, int]) -> int:
+        return self.batch_size or auto_batch_size(self.tile or plane_shape, self.device)
+
+
+def _predict_families(upsampled: np.ndarray, moments: VoxelMoments, run: _PlaneRun, families: Sequence[str],
+                      lowres: int, progress: bool) -> None:
+    """Fold every variant of every plane of each family into ``moments``, one batch at a time.
+
+    Each voxel receives its predictions in the same order (family by family, variant by
+    variant), so the running count of a prediction is the same for all voxels."""
     total = sum(upsampled.shape[PLANE_AXES[f]] for f in families)
-    bar = progress_bar(total, "model reconstruction", unit="plane") if progress else nullcontext(_ignore)
+    label = "model reconstruction" + (f" (TTA x{len(run.flips)})" if len(run.flips) > 1 else "")
+    bar = progress_bar(total, label, unit="plane") if progress else nullcontext(_ignore)
     with bar as advance:
-        for family in families:
+        for index, family in enumerate(families):
             order = _family_axes(family, lowres)
             # Views in (plane, row, column) order: no copy of the volume, one batch at a time.
             source = np.moveaxis(upsampled, order, (0, 1, 2))
-            target_view = np.moveaxis(fused, order, (0, 1, 2))
-            batch_size = batch_size or auto_batch_size(tile or source.shape[1:], device)
-            for start in range(0, source.shape[0], batch_size):
-                planes = np.ascontiguousarray(source[start:start + batch_size])
-                target_view[start:start + batch_size] += predict_planes(
-                    model, planes, tile=tile, halo=halo, batch_size=batch_size, device=device)
+            sink = moments.oriented(order)
+            step = run.planes_per_pass(source.shape[1:])
+            first_count = index * len(run.flips) + 1
+            for start in range(0, source.shape[0], step):
+                planes = np.ascontiguousarray(source[start:start + step])
+                predictions = predict_variants(partial(run.predict, batch_size=step), planes, run.flips)
+                for count, prediction in enumerate(predictions, start=first_count):
+                    sink[start:start + step].add(prediction, count)
                 advance(planes.shape[0])
-    del upsampled, source, target_view
 
-    # Mean of the orientations and the inverse normalisation in one in-place pass.
-    fused *= np.float32((high - low) / len(families))
+
+def _denormalise(fused: np.ndarray, low: float, high: float, out_dtype: np.dtype) -> np.ndarray:
+    """The fused prediction in the card's intensity range, cast to ``out_dtype`` (in place first)."""
+    fused *= np.float32(high - low)
     fused += np.float32(low)
-    data = cast_to_dtype(fused, out_dtype)
-    del fused
-    if keep_acquired:
-        k_in, k_out = acquired_indices(volume.shape[lowres], factor)
-        put = [slice(None)] * 3
-        take = [slice(None)] * 3
-        put[lowres], take[lowres] = k_out, k_in
-        data[tuple(put)] = cast_to_dtype(acquired[tuple(take)], out_dtype)
-    return volume.replace(data=data, **grid)
+    return cast_to_dtype(fused, out_dtype)
+
+
+def _put_back_acquired(data: np.ndarray, deviation: np.ndarray | None, acquired: np.ndarray, lowres: int,
+                       factor: float) -> None:
+    """The acquired slices that lie on the output grid, written back exactly (their spread: 0)."""
+    k_in, k_out = acquired_indices(acquired.shape[lowres], factor)
+    put = [slice(None)] * 3
+    take = [slice(None)] * 3
+    put[lowres], take[lowres] = k_out, k_in
+    data[tuple(put)] = cast_to_dtype(acquired[tuple(take)], data.dtype)
+    if deviation is not None:
+        deviation[tuple(put)] = 0

@@ -43,6 +43,7 @@ import torch
 from torch import nn
 
 from ..errors import IsovoxError
+from .precision import DEFAULT_PRECISION, network_precision
 
 _HALO_CACHE: dict[str, int] = {}
 _WHAT = "slice-wise reconstruction"
@@ -164,12 +165,13 @@ def _chunks(n: int, size: int) -> Iterator[slice]:
         yield slice(start, min(n, start + size))
 
 
-def forward_same_size(model: nn.Module, batch: torch.Tensor, device: torch.device, what: str) -> torch.Tensor:
+def forward_same_size(model: nn.Module, batch: torch.Tensor, device: torch.device, what: str,
+                      precision: str = DEFAULT_PRECISION) -> torch.Tensor:
     """(B, *S) float32 -> (B, *S) float32 on ``device`` through a one-channel network of the same
-    output size (planes for 2D, patches for 3D); bf16 autocast on CUDA only. ``what`` names the
-    caller in the error for a network that changes the size."""
+    output size (planes for 2D, patches for 3D), in ``precision`` (:mod:`.precision`). ``what``
+    names the caller in the error for a network that changes the size."""
     x = batch.to(device, non_blocking=True).unsqueeze(1)
-    with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+    with network_precision(precision, device):
         y = model(x)
     if y.shape != x.shape:
         raise IsovoxError(f"the network returned shape {tuple(y.shape)} for input {tuple(x.shape)}; "
@@ -179,14 +181,15 @@ def forward_same_size(model: nn.Module, batch: torch.Tensor, device: torch.devic
 
 def predict_planes(model: nn.Module, planes: np.ndarray | torch.Tensor, *,
                    tile: int | Sequence[int] | None = None, halo: int | None = None,
-                   batch_size: int = 8, device: str | torch.device | None = None
-                   ) -> np.ndarray | torch.Tensor:
+                   batch_size: int = 8, device: str | torch.device | None = None,
+                   precision: str = DEFAULT_PRECISION) -> np.ndarray | torch.Tensor:
     """The network applied to every plane of ``planes`` (N, H, W), whole or tiled.
 
     ``tile`` is the core size of a tile (one int, or (rows, cols)); None processes whole planes.
     It is rounded up to the network's size multiple. ``halo`` defaults to
     :func:`receptive_halo`. ``batch_size`` planes (or tiles of one shape) go through each forward
-    pass, under ``torch.inference_mode``, with bf16 autocast on CUDA. ``device`` defaults to the
+    pass, under ``torch.inference_mode``, in ``precision`` ('fp32', 'bf16' or 'auto': bf16 on
+    CUDA, see :mod:`.precision`; the result is float32 either way). ``device`` defaults to the
     model's; another device moves the model there. The model is run in eval mode and its
     train/eval flag is restored afterwards.
 
@@ -221,22 +224,23 @@ def predict_planes(model: nn.Module, planes: np.ndarray | torch.Tensor, *,
         with torch.inference_mode():
             if not tiled:
                 for chunk in _chunks(n, batch_size):
-                    output[chunk] = forward_same_size(model, source[chunk], device, _WHAT).to(output.device)
+                    output[chunk] = forward_same_size(model, source[chunk], device, _WHAT,
+                                                      precision).to(output.device)
             else:
                 for tiles in _tile_groups((h, w), core, halo).values():
-                    _predict_tile_group(model, source, output, tiles, batch_size, device)
+                    _predict_tile_group(model, source, output, tiles, batch_size, device, precision)
     finally:
         model.train(was_training)
     return output if as_tensor else output.numpy()
 
 
 def _predict_tile_group(model: nn.Module, source: torch.Tensor, output: torch.Tensor,
-                        tiles: list, batch_size: int, device: torch.device) -> None:
+                        tiles: list, batch_size: int, device: torch.device, precision: str) -> None:
     """Tiles of one input shape, over all planes, ``batch_size`` (plane, tile) pairs at a time."""
     items = [(p, t) for t in tiles for p in range(source.shape[0])]
     for chunk in _chunks(len(items), batch_size):
         batch = torch.stack([source[p, r0:r1, c0:c1]
                              for p, ((r0, r1, _, _), (c0, c1, _, _)) in items[chunk]])
-        result = forward_same_size(model, batch, device, _WHAT).to(output.device)
+        result = forward_same_size(model, batch, device, _WHAT, precision).to(output.device)
         for k, (p, ((r0, _, k0, k1), (c0, _, j0, j1))) in enumerate(items[chunk]):
             output[p, k0:k1, j0:j1] = result[k, k0 - r0:k1 - r0, j0 - c0:j1 - c0]

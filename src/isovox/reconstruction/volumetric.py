@@ -52,6 +52,7 @@ from ..runtime import tune_cpu_allocator
 from ..units import conversion_factor
 from ..volume import AXIS_NAMES, Volume, axis_index, check_finite, lowres_axis, resampling_factor
 from .slicewise import FACTOR_RTOL, acquired_indices, resolve_device
+from .precision import DEFAULT_PRECISION, check_precision
 from .tiling import forward_same_size, model_device, tile_spans
 
 _RADIUS_CACHE: dict[str, int] = {}
@@ -104,12 +105,13 @@ def receptive_radius3d(model: nn.Module) -> int:
 
 def predict_volume(model: nn.Module, volume: np.ndarray, *, patch: int | Sequence[int] | None = None,
                    margin: int | None = None, batch_size: int = 1, device: str | torch.device | None = None,
-                   progress=None) -> np.ndarray:
+                   progress=None, precision: str = DEFAULT_PRECISION) -> np.ndarray:
     """``model`` applied to a (D, H, W) float32 array, in patches with margins (module docstring).
 
     ``patch``: core size (one int or three); None runs the whole volume in one pass. ``margin``
     defaults to :func:`receptive_radius3d` (exact). ``progress(n)`` is called with the output
-    voxels written. The model runs in eval mode under ``torch.inference_mode``.
+    voxels written. The model runs in eval mode under ``torch.inference_mode``, in ``precision``
+    (:mod:`.precision`).
     """
     source = torch.from_numpy(np.ascontiguousarray(volume, dtype=np.float32))
     if source.ndim != 3:
@@ -133,7 +135,8 @@ def predict_volume(model: nn.Module, volume: np.ndarray, *, patch: int | Sequenc
                 for first in range(0, len(patches), batch_size):
                     chunk = patches[first:first + batch_size]
                     batch = torch.stack([source[tuple(slice(a, b) for a, b, _, _ in spans)] for spans in chunk])
-                    result = forward_same_size(model, batch, device, "3D reconstruction").cpu().numpy()
+                    result = forward_same_size(model, batch, device, "3D reconstruction",
+                                               precision).cpu().numpy()
                     for k, spans in enumerate(chunk):
                         core = tuple(slice(c0 - a, c1 - a) for a, _, c0, c1 in spans)
                         output[tuple(slice(c0, c1) for _, _, c0, c1 in spans)] = result[k][core]
@@ -185,14 +188,17 @@ def reconstruct_with_model3d(volume: Volume, model: nn.Module, card, *, device: 
                              patch: int | Sequence[int] | None = None, margin: int | None = None,
                              batch_size: int | None = None, dtype: str | np.dtype | None = None,
                              target_spacing: float | None = None, axis: int | str | None = None,
-                             keep_acquired: bool = False, progress: bool = True) -> Volume:
+                             keep_acquired: bool = False, progress: bool = True,
+                             precision: str = DEFAULT_PRECISION) -> Volume:
     """Isotropic volume from ``volume`` with a trained 3D network (see the module docstring).
 
     ``patch`` (core size; default: the whole volume up to :data:`WHOLE_VOLUME` voxels, else
     :data:`DEFAULT_PATCH`, by device) and ``margin`` (default: the receptive radius, exact) are
     those of :func:`predict_volume`; ``patch=0`` runs the whole volume at once. ``keep_acquired`` writes the acquired slices back exactly (one-axis models).
+    ``precision``: 'fp32', 'bf16' or 'auto' (:mod:`.precision`).
     """
     axes, target, trained = check_card3d(volume, card, target_spacing, axis)
+    check_precision(precision)
     low, high = float(card.normalisation["low"]), float(card.normalisation["high"])
     if not high > low:
         raise IsovoxError(f"model card normalisation needs high > low, got low {low:g}, high {high:g}")
@@ -216,7 +222,8 @@ def reconstruct_with_model3d(volume: Volume, model: nn.Module, card, *, device: 
     bar = progress_bar(upsampled.size, "3D model reconstruction") if progress else nullcontext(None)
     with bar as advance:
         predicted = predict_volume(model, upsampled, patch=patch or None, margin=margin,
-                                   batch_size=batch_size or 1, device=device, progress=advance)
+                                   batch_size=batch_size or 1, device=device, progress=advance,
+                                   precision=precision)
     del upsampled
     if moved is not None:
         predicted = np.ascontiguousarray(np.swapaxes(predicted, *moved))

@@ -1,0 +1,50 @@
+"""The number format a network runs in at reconstruction: float32, or bfloat16 under autocast.
+
+``precision`` is one of :data:`PRECISIONS`:
+
+* ``'fp32'``: every layer in float32. The reference: tests compare against it.
+* ``'bf16'``: the forward pass under ``torch.autocast(device_type, dtype=torch.bfloat16)``, on
+  CPU and CUDA alike. Autocast runs convolutions and matrix products in bfloat16 (float32's
+  exponent range, 8 bits of mantissa: about 2-3 significant digits), where CPUs with
+  AVX512-BF16/AMX and GPUs compute faster; numerically sensitive ops stay float32. Outputs are
+  turned back into float32 before fusion and denormalisation, so averaging and the intensity
+  mapping never lose precision, only the network does.
+* ``'auto'`` (the default): bf16 on CUDA, as isovox always ran there; fp32 on CPU until the
+  measured speed and quality of bf16 there settle the choice (:func:`resolve_precision` is the
+  one place to change it).
+
+Importable without torch, so :func:`check_precision` can refuse a bad value before any work.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Any
+
+from ..errors import IsovoxError
+
+PRECISIONS = ("fp32", "bf16", "auto")
+DEFAULT_PRECISION = "auto"
+
+
+def check_precision(precision: str) -> str:
+    """``precision`` if it is one of :data:`PRECISIONS`, else a one-line error."""
+    if precision not in PRECISIONS:
+        raise IsovoxError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    return precision
+
+
+def resolve_precision(precision: str, device: Any) -> str:
+    """'fp32' or 'bf16': what ``precision`` means on ``device`` (a torch device)."""
+    if check_precision(precision) != "auto":
+        return precision
+    return "bf16" if device.type == "cuda" else "fp32"
+
+
+def network_precision(precision: str, device: Any) -> AbstractContextManager:
+    """The context a forward pass runs in: bf16 autocast, or a disabled autocast for fp32 (which
+    also shields the pass from an autocast the caller may have entered)."""
+    import torch
+
+    bf16 = resolve_precision(precision, device) == "bf16"
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16)
