@@ -93,7 +93,10 @@ def _terminate_like_ctrl_c() -> None:
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    print(f"warning: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+    text = " ".join(str(message).split())
+    if issubclass(category, RuntimeWarning) and "was never awaited" in text:
+        return          # zarr's I/O coroutines dropped by an interrupt: an internal detail
+    print(f"warning: {text}", file=sys.stderr, flush=True)
 
 
 def _quiet_after_interrupt() -> None:

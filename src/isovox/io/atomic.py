@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import glob
+import logging
 import os
 import re
 import shutil
@@ -222,6 +223,8 @@ def _interrupts_raise() -> Iterator[list]:
 
     def handler(signum, frame):
         received.append(signal.Signals(signum).name)
+        # the writer's I/O tasks (zarr's event loop) now die half-way and would log each one
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL + 1)
         raise Interrupted(received[-1])
 
     def unraisable(report):
