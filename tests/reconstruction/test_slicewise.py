@@ -4,35 +4,19 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from torch import nn
 
 from isovox.errors import IsovoxError
-from isovox.models import create_model
 from isovox.reconstruction import reconstruct, reconstruct_with_model
 from isovox.store import ModelCard, save_model
 from isovox.volume import Volume
+from reconstruction_nets import identity_drcnet, random_drcnet
 
 
 def card_for(factor=4.0, lowres=40.0, target=10.0, unit="nm", low=0.0, high=255.0, model=None):
     arch = getattr(model, "build_config", {"name": "drcnet", "preset": "default", "kwargs": {}})
     return ModelCard(method="test", architecture=arch, factor=factor, lowres_spacing=lowres,
                      target_spacing=target, unit=unit, normalisation={"low": low, "high": high})
-
-
-def identity_drcnet():
-    """A DRCNet whose tail is zero: the global residual returns the input exactly."""
-    torch.manual_seed(0)
-    model = create_model("drcnet", n_feats=8, n_blocks=1)
-    with torch.no_grad():
-        model.tail.weight.zero_()
-        model.tail.bias.zero_()
-    return model
-
-
-def random_drcnet():
-    torch.manual_seed(1)
-    return create_model("drcnet", n_feats=8, n_blocks=1)
 
 
 class FlipColumns(nn.Module):

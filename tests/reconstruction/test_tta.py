@@ -17,6 +17,7 @@ from isovox.reconstruction import (Reconstruction, reconstruct, reconstruct_with
 from isovox.reconstruction.ensemble import FLIPS, VoxelMoments, predict_variants
 from isovox.store import ModelCard, save_model
 from isovox.volume import Volume
+from reconstruction_nets import identity_drcnet, random_drcnet
 
 LOW, HIGH = -1.0, 3.0          # the card's normalisation for the float volumes below
 
@@ -31,20 +32,6 @@ def volume(shape=(6, 14, 11), spacing=(40, 10, 10), seed=0):
     data = np.random.default_rng(seed).normal(1, 1, shape).astype(np.float32)
     return Volume(data, spacing, "nm", origin=(3.0, -2.0, 5.0))
 
-
-def identity_drcnet():
-    """A DRCNet with a zero tail: its global residual returns the input exactly."""
-    torch.manual_seed(0)
-    model = create_model("drcnet", n_feats=8, n_blocks=1)
-    with torch.no_grad():
-        model.tail.weight.zero_()
-        model.tail.bias.zero_()
-    return model
-
-
-def random_drcnet():
-    torch.manual_seed(1)
-    return create_model("drcnet", n_feats=8, n_blocks=1)
 
 
 class Pointwise(nn.Module):
