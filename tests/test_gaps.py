@@ -102,3 +102,12 @@ def test_bad_section_options_fail_in_one_line(stack, tmp_path, capsys, text, wor
     assert code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
     assert words in err
     assert not (tmp_path / "o.tif").exists()
+
+
+def test_bad_sections_are_refused_where_nothing_would_use_them(stack, tmp_path, capsys):
+    source = io.write(stack, tmp_path / "stack.tif")
+    code = main(["train", str(source), "-o", str(tmp_path / "m"), "--method", "degradation-learning",
+                 "--bad-sections", "9"])
+    err = capsys.readouterr().err
+    assert code == 2 and "isovox reconstruct" in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "m").exists()

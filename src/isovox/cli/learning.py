@@ -151,15 +151,18 @@ def _recipe_call(method: str, paths: list, hr_given: bool, factor: Optional[floa
     return dict(volume=read(paths[0])), options
 
 
-def _defect_options(method: str, options: dict, bad_sections: Optional[str], detect: bool) -> tuple[int, ...]:
-    """Defective sections: selfsup skips their lateral planes; reconstruction bridges them for all."""
+def _defect_options(method: str, options: dict, bad_sections: Optional[str], detect: bool,
+                    reconstructs: bool) -> tuple[int, ...]:
+    """Defective sections: selfsup training skips their lateral planes; reconstruction (``run``)
+    bridges them for every method. Where neither applies, naming them is an error, not ignored."""
     from ..errors import IsovoxError
 
     gaps = bad_section_list(bad_sections)
     if method == "selfsup":
         options.update(bad_sections=list(gaps), detect_defects=detect)
-    elif gaps and method not in ("arbitrary-scale", "degradation-learning", "vae-two-stage"):
-        raise IsovoxError(f"--bad-sections applies to training from an anisotropic volume, not to {method}")
+    elif gaps and not reconstructs:
+        raise IsovoxError(f"--bad-sections is used by selfsup training and by reconstruction, not by "
+                          f"{method} training; give it to 'isovox reconstruct' instead")
     return gaps
 
 
@@ -288,7 +291,7 @@ def train(
     settings_given = parse_settings(settings)
     call, options = _recipe_call(method, paths, bool(hr), factor, axes, gan, options,
                                  lambda path: read_input(path, spacing, unit, channel))
-    _defect_options(method, options, bad_sections, detect)
+    _defect_options(method, options, bad_sections, detect, reconstructs=False)
     options.update(settings_given)
     _every_stage(method, options, gan, iterations)
     folder = _train_or_say_how_to_resume(run_training, output_dir=output, method=method, overwrite=overwrite,
@@ -356,7 +359,7 @@ def run(
     settings_given = parse_settings(settings)
     volume = read_input(input, spacing, unit, channel)
     call, options = _recipe_call(method, [input], False, None, "z", False, options, lambda path: volume)
-    gaps = _defect_options(method, options, bad_sections, detect)
+    gaps = _defect_options(method, options, bad_sections, detect, reconstructs=True)
     options.update(settings_given)
     _every_stage(method, options, False, iterations)
     folder = _train_or_say_how_to_resume(run_training, output_dir=model_dir, method=method,
