@@ -84,3 +84,20 @@ def test_lazy_read_is_dask_and_keeps_file_open(tmp_path, volume):
     lazy = io.read(path, lazy=True)
     assert lazy.is_lazy and type(lazy.data).__module__.startswith("dask")
     np.testing.assert_array_equal(lazy.data[2:5].compute(), volume.data[2:5])
+
+
+@pytest.mark.parametrize("spacing, unit, micrometres", [
+    ((50.0, 4.0, 4.0), "nm", (0.05, 0.004, 0.004)),
+    ((2.0, 0.5, 0.25), "um", (2.0, 0.5, 0.25)),
+    ((1.0, 1.5, 3.0), "mm", (1000.0, 1500.0, 3000.0)),
+])
+def test_element_size_um_is_written_for_ilastik_and_fiji(tmp_path, make_volume, spacing, unit, micrometres):
+    path = io.write(make_volume("uint8", spacing=spacing, unit=unit), tmp_path / "out.h5")
+    with h5py.File(path, "r") as f:
+        written = f["volume"].attrs["element_size_um"]
+    assert written.dtype.kind == "f" and written.shape == (3,)     # z, y, x
+    assert tuple(written) == pytest.approx(micrometres, rel=1e-6)
+    with h5py.File(path, "a") as f:                               # as a reader that knows only it
+        del f["volume"].attrs["resolution"], f["volume"].attrs["unit"]
+    back = io.read(path)
+    assert back.unit == "um" and back.spacing == pytest.approx(micrometres, rel=1e-6)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from isovox import io
+from isovox.io import mrc as mrc_module
 from isovox.errors import IsovoxError
 
 DATA = (np.arange(7 * 9 * 11) % 120).reshape(7, 9, 11).astype(np.float32)
@@ -42,13 +43,68 @@ def test_uncalibrated_mrc_needs_spacing_and_defaults_to_angstrom(tmp_path):
     assert volume.unit == "angstrom"
 
 
-def test_uint8_is_labelled_and_cast_back(tmp_path, make_volume):
+def _uint8_with_high_values(make_volume):
     volume = make_volume("uint8")
+    return volume.replace(data=(np.asarray(volume.data).astype(np.int64) * 7 % 256).astype(np.uint8))
+
+
+def test_uint8_is_one_byte_per_voxel_and_reads_back_bit_identical(tmp_path, make_volume):
+    volume = _uint8_with_high_values(make_volume)
+    assert volume.data.max() > 127                          # the values a signed reading would change
     path = io.write(volume, tmp_path / "u8.mrc")
     with mrcfile.open(str(path)) as mrc:
-        assert mrc.data.dtype == np.uint16                  # what mrcfile actually stores
-        labels = [bytes(label).decode().strip() for label in mrc.header.label[: mrc.header.nlabl]]
-    assert "isovox dtype=uint8" in labels
+        assert int(mrc.header.mode) == 0
+        header_bytes = 1024 + int(mrc.header.nsymbt)
+    assert path.stat().st_size == header_bytes + volume.data.size
+    for lazy in (False, True):
+        back = io.read(path, lazy=lazy)
+        assert back.dtype == np.uint8
+        np.testing.assert_array_equal(np.asarray(back.data), volume.data)
+
+
+def test_uint8_carries_the_imod_unsigned_marker_and_unsigned_statistics(tmp_path, make_volume):
+    volume = _uint8_with_high_values(make_volume)
+    path = io.write(volume, tmp_path / "u8.mrc")
+    stamp, flags = np.frombuffer(path.read_bytes()[152:160], dtype="<i4")
+    assert stamp == mrc_module.IMOD_STAMP and not flags & 1    # IMOD: 'bytes are unsigned'
+    with mrcfile.open(str(path)) as mrc:
+        assert mrc.data.dtype == np.int8                      # what a strict MRC2014 reader sees:
+        np.testing.assert_array_equal(mrc.data.view(np.uint8), volume.data)   # the same bytes
+        header = mrc.header
+        assert (float(header.dmin), float(header.dmax)) == (volume.data.min(), volume.data.max())
+        assert float(header.dmean) == pytest.approx(volume.data.mean(), rel=1e-6)
+        assert float(header.rms) == pytest.approx(volume.data.std(), rel=1e-6)
+
+
+@pytest.mark.parametrize("signed_flag, expected", [(0, np.uint8), (1, np.int8)])
+def test_mode0_follows_the_imod_signed_bytes_flag(tmp_path, signed_flag, expected):
+    path = tmp_path / "imod.mrc"
+    stored = np.arange(-60, 60, dtype=np.int8).reshape(2, 6, 10)
+    with mrcfile.new(str(path)) as mrc:
+        mrc.set_data(stored)
+        mrc.voxel_size = (1.0, 1.0, 1.0)
+    raw = bytearray(path.read_bytes())
+    raw[152:160] = np.array([mrc_module.IMOD_STAMP, signed_flag], dtype="<i4").tobytes()
+    path.write_bytes(bytes(raw))
+    back = io.read(path)
+    assert back.dtype == expected
+    np.testing.assert_array_equal(back.data, stored.view(expected))
+
+
+def test_mode0_without_the_imod_marker_is_int8(tmp_path, make_volume):
+    volume = make_volume("int8")
+    back = io.read(io.write(volume, tmp_path / "i8.mrc"))
+    assert back.dtype == np.int8
+    np.testing.assert_array_equal(back.data, volume.data)
+
+
+def test_uint8_written_as_mode6_by_older_isovox_still_reads_as_uint8(tmp_path, make_volume):
+    volume = make_volume("uint8")
+    path = tmp_path / "old.mrc"
+    with mrcfile.new(str(path)) as mrc:
+        mrc.set_data(np.asarray(volume.data).astype(np.uint16))
+        mrc.voxel_size = (1.0, 1.0, 1.0)
+        mrc.add_label("isovox dtype=uint8")
     back = io.read(path)
     assert back.dtype == np.uint8
     np.testing.assert_array_equal(back.data, volume.data)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+
 import nibabel as nib
 import numpy as np
 import pytest
 
 from isovox import io
-from isovox.errors import IsovoxError
+from isovox.cli import main
+from isovox.errors import DiskFull, IsovoxError
 from isovox.resample import resample
 
 
@@ -115,11 +118,40 @@ def test_volume_without_header_gets_one_from_its_affine(tmp_path, make_volume):
     np.testing.assert_allclose(image.header.get_zooms(), (4.0, 1.0, 1.0))
 
 
-def test_nanometre_volume_is_written_in_micron(tmp_path, make_volume):
+def test_nanometre_volume_is_written_in_micron_with_a_warning(tmp_path, make_volume):
     volume = make_volume("uint8", unit="nm", spacing=(50.0, 4.0, 4.0))
-    back = io.read(io.write(volume, tmp_path / "em.nii.gz"))
+    with pytest.warns(UserWarning, match=r"NIfTI output is in micron .*read its spacing as mm"):
+        path = io.write(volume, tmp_path / "em.nii.gz")
+    assert nib.load(str(path)).header.get_xyzt_units()[0] == "micron"
+    back = io.read(path)
     assert back.unit == "um"
     assert back.spacing == pytest.approx((0.05, 0.004, 0.004))
+
+
+def test_millimetre_volume_is_written_without_a_warning(tmp_path, make_volume):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        io.write(make_volume("uint8", unit="mm"), tmp_path / "mri.nii.gz")
+
+
+def test_failed_write_gives_no_unit_warning(tmp_path, make_volume, monkeypatch):
+    def full_disk(image, filename):
+        raise OSError(28, "No space left on device", filename)
+
+    monkeypatch.setattr(nib, "save", full_disk)
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(DiskFull):
+        warnings.simplefilter("always")
+        io.write(make_volume("uint8", unit="nm"), tmp_path / "em.nii.gz")
+    assert not [w for w in caught if "NIfTI output" in str(w.message)]
+
+
+@pytest.mark.parametrize("unit, warned", [("nm", True), ("mm", False)])
+def test_command_line_prints_the_unit_warning_on_one_line(tmp_path, capsys, make_volume, unit, warned):
+    source = io.write(make_volume("float32", unit=unit, spacing=(4.0, 1.0, 1.0)), tmp_path / "lr.tif")
+    assert main(["reconstruct", str(source), "-o", str(tmp_path / "iso.nii.gz")]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    notes = [line for line in lines if line.startswith("warning: NIfTI output is in micron")]
+    assert len(notes) == (1 if warned else 0), lines
 
 
 def test_unknown_units_mean_millimetres(tmp_path):

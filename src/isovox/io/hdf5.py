@@ -11,7 +11,9 @@ from isovox's ``direction`` attribute (3x3, columns = array axes).
 
 Writing creates a new file with one dataset (default name ``volume``), chunked (~64^3) and
 gzip-compressed, with attributes ``resolution``, ``unit``, ``offset`` (and ``direction`` when it
-is not the identity). An existing file is replaced as a whole, not edited.
+is not the identity), plus ``element_size_um`` (z, y, x in micrometres, float32) so that ilastik
+and Fiji's HDF5 plugin see the spacing too; on reading, ``resolution`` takes precedence. An
+existing file is replaced as a whole, not edited.
 
 A 4D dataset (no axis names in plain HDF5) is taken as channels-first (c, z, y, x), unless its last
 axis is short (<= 4) and its first is not, as in ilastik's (z, y, x, c); ``channel=N`` picks one.
@@ -132,6 +134,7 @@ def write(volume: Volume, path: Path, *, dataset: str | None = None) -> None:
                                      compression_opts=4, shuffle=True)
         node.attrs["resolution"] = np.asarray(volume.spacing, dtype=float)
         node.attrs["unit"] = volume.unit
+        node.attrs["element_size_um"] = np.asarray(volume.in_unit("um").spacing, dtype=np.float32)
         node.attrs["offset"] = np.asarray(volume.origin, dtype=float)
         if not np.allclose(volume.direction, np.eye(3)):
             node.attrs["direction"] = volume.direction

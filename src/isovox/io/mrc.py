@@ -6,11 +6,25 @@ The data block is (sections, rows, columns); with the standard axis mapping (map
 was never calibrated (no spacing). ``header.origin`` (x, y, z, angstrom) is the origin; the
 nxstart / nystart / nzstart fields are ignored. A volume stack (4D) needs ``channel=N``.
 
-MRC modes store int8, int16, uint16, float16, float32 and complex64 exactly. uint8 (which
-mrcfile stores as mode 6, uint16) and bool (stored as int8) are written with the label
-``isovox dtype=uint8`` / ``isovox dtype=bool`` and cast back on read, so values and dtype both
-round-trip. Other dtypes (int32, uint32, int64, float64) have no MRC mode: writing them is an
-error rather than a silent lossy conversion. Spacing and origin are written in angstrom.
+MRC modes store int8, int16, uint16, float16, float32 and complex64 exactly. Other dtypes
+(int32, uint32, int64, float64) have no MRC mode: writing them is an error rather than a silent
+lossy conversion. Spacing and origin are written in angstrom.
+
+uint8, the usual EM dtype, is written as mode 0, one byte per voxel, marked unsigned the way
+IMOD marks it: IMOD's stamp at byte 152 with the "bytes are signed" bit of ``imodFlags`` (byte
+156) clear. Why not the alternatives: MRC2014 defines mode 0 as signed int8, and mrcfile follows
+it by widening uint8 to mode 6 (uint16: twice the size, and every reader then sees uint16);
+shifting the values into int8 would change them. The field's 8-bit EM data is unsigned, and the
+readers it is opened with honour IMOD's marker. So, for a uint8 volume written by isovox:
+isovox, IMOD (3dmod, header) and Fiji / Bio-Formats 6.13 and later read uint8, bit for bit;
+mrcfile and strict MRC2014 readers read the same bytes as int8 (128..255 show as -128..-1), as
+does Bio-Formats before 6.13. The header statistics (dmin, dmax, dmean, rms) describe the
+unsigned values, which ``mrcfile.validate`` (reading int8) reports as inaccurate. On reading,
+any mode 0 file with that marker (IMOD writes them) is uint8; without it, mode 0 is int8.
+
+bool is stored as int8 (mode 0, no IMOD marker) with the label ``isovox dtype=bool`` and cast
+back on read; files written by earlier isovox versions (uint8 as mode 6 with the label
+``isovox dtype=uint8``) read back as uint8 the same way.
 
 ``lazy=True`` memory-maps the data block (a dask array when a label cast is needed).
 """
@@ -34,10 +48,17 @@ from ._common import (iter_slabs, library_errors, make_volume, require_input, re
 FORMAT = "MRC"
 DEFAULT_UNIT = "angstrom"
 EXACT_DTYPES = tuple(np.dtype(d) for d in ("int8", "int16", "uint16", "float16", "float32", "complex64"))
-# dtype -> dtype it is stored as; a header label restores the original on read.
-CAST_DTYPES = {np.dtype("uint8"): np.dtype("uint16"), np.dtype("bool"): np.dtype("int8")}
+UINT8 = np.dtype("uint8")
+# dtype -> dtype it is stored as: uint8's bytes as they are (the IMOD marker says unsigned),
+# bool with a header label that restores it on read.
+CAST_DTYPES = {UINT8: np.dtype("int8"), np.dtype("bool"): np.dtype("int8")}
 LABEL_PREFIX = "isovox dtype="
 _HEADER_BYTES = 1024
+# IMOD's marker for mode 0 (see the module docstring): a stamp word at byte 152 and a flags word
+# at byte 156 whose lowest bit means "bytes are signed". Both lie inside mrcfile's 'extra2' field.
+IMOD_STAMP = 1146047817
+_IMOD_STAMP_BYTE = 152
+_IMOD_SIGNED_BYTES = 1
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -51,9 +72,9 @@ def read(path: Path, *, spacing=None, unit=None, channel=None, lazy: bool = Fals
             voxel = mrc.voxel_size
             file_spacing = (float(voxel.z), float(voxel.y), float(voxel.x))
             data = _memmap(path, header) if lazy else mrc.data
-    original = _labelled_dtype(header)
+    original = _labelled_dtype(header) or (UINT8 if _has_unsigned_bytes(header) else None)
     if original is not None:
-        data = _cast_lazily(data, original) if lazy else data.astype(original)
+        data = _as_dtype(data, original, lazy)
     data = to_zyx(data, _axes(header, data.ndim), path, channel)
     if file_spacing == (0.0, 0.0, 0.0):
         file_spacing = None                    # MRC's 'not calibrated'
@@ -91,7 +112,35 @@ def _labelled_dtype(header: Any) -> np.dtype | None:
     return None
 
 
-def _cast_lazily(data: np.memmap, dtype: np.dtype) -> Any:
+def _imod_slot(header: Any) -> tuple[int, np.dtype]:
+    """Where IMOD's two words start inside ``extra2``, and int32 in the header's byte order."""
+    start = _IMOD_STAMP_BYTE - header.dtype.fields["extra2"][1]
+    return start, np.dtype(header.dtype.fields["nversion"][0])
+
+
+def _has_unsigned_bytes(header: Any) -> bool:
+    """Mode 0 marked unsigned the IMOD way (IMOD's stamp, its signed-bytes flag clear)."""
+    if int(header.mode) != 0:
+        return False
+    start, word = _imod_slot(header)
+    stamp, flags = np.frombuffer(bytes(header.extra2)[start:start + 8], dtype=word)
+    return int(stamp) == IMOD_STAMP and not int(flags) & _IMOD_SIGNED_BYTES
+
+
+def _mark_unsigned_bytes(header: Any) -> None:
+    start, word = _imod_slot(header)
+    extra = bytearray(bytes(header.extra2))
+    extra[start:start + 8] = np.array([IMOD_STAMP, 0], dtype=word).tobytes()
+    header.extra2 = bytes(extra)
+
+
+def _as_dtype(data: Any, dtype: np.dtype, lazy: bool) -> Any:
+    """The data as ``dtype``: bytes reinterpreted between int8 and uint8 (no copy, no byte order
+    to mind), else a cast (uint16 -> uint8 from older isovox files; int8 -> bool)."""
+    if data.dtype.itemsize == dtype.itemsize == 1 and data.dtype.kind in "iu" and dtype.kind in "iu":
+        return data.view(dtype)
+    if not lazy:
+        return data.astype(dtype)
     import dask.array as da
     return da.from_array(data, chunks="auto").astype(dtype)
 
@@ -128,12 +177,31 @@ def write(volume: Volume, path: Path) -> None:
     warn_dropped_direction(volume, "MRC")
     volume = volume.in_unit("angstrom")        # MRC's only unit
     mode = mrcfile.utils.mode_from_dtype(target)
+    dtype = volume.dtype.newbyteorder("=")
     with mrcfile.new_mmap(str(path), shape=volume.shape, mrc_mode=mode, overwrite=True) as mrc:
         _reserve_blocks(path)
         for start, slab in iter_slabs(volume.data, 16):
-            mrc.data[start:start + slab.shape[0]] = slab.astype(target, copy=False)
+            mrc.data[start:start + slab.shape[0]] = _as_dtype(slab, target, lazy=False)
         mrc.voxel_size = tuple(volume.spacing[::-1])
         mrc.header.origin = tuple(volume.origin[::-1])
-        if target != volume.dtype.newbyteorder("="):
-            mrc.add_label(f"{LABEL_PREFIX}{volume.dtype.newbyteorder('=').name}")
-        mrc.update_header_stats()
+        if dtype == UINT8:                     # the IMOD marker, not a label, says what it is
+            _mark_unsigned_bytes(mrc.header)
+            _set_unsigned_byte_stats(mrc)
+        else:
+            if target != dtype:
+                mrc.add_label(f"{LABEL_PREFIX}{dtype.name}")
+            mrc.update_header_stats()
+
+
+def _set_unsigned_byte_stats(mrc: Any) -> None:
+    """Header min / max / mean / rms of the bytes read as unsigned (mrcfile's own update would
+    read them as int8), from a 256-bin histogram built slab by slab: exact, in bounded memory."""
+    counts = np.zeros(256, dtype=np.int64)
+    for _, slab in iter_slabs(mrc.data, 16):
+        counts += np.bincount(slab.view(UINT8).ravel(), minlength=256)
+    levels = np.arange(256, dtype=np.float64)
+    present = np.flatnonzero(counts)
+    mean = counts @ levels / counts.sum()
+    mrc.header.dmin, mrc.header.dmax = float(present[0]), float(present[-1])
+    mrc.header.dmean = mean
+    mrc.header.rms = np.sqrt(counts @ (levels - mean) ** 2 / counts.sum())

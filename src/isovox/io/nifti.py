@@ -12,7 +12,10 @@ that is not k) is therefore carried exactly.
 
 The length unit comes from ``xyzt_units`` (mm when unknown, as the NIfTI standard says). NIfTI
 can only say metre, mm or micron, so a volume in nm or angstrom is written in micron (cm in mm),
-converted with :meth:`Volume.in_unit`.
+converted with :meth:`Volume.in_unit`. Many tools ignore ``xyzt_units`` and take every NIfTI
+spacing as mm: to them an EM volume written in micron looks 1000 times too large (isovox, and
+code that reads the field, get it right). Writing a NIfTI whose unit is not mm therefore warns
+(one ``warning:`` line on the command line).
 
 The header read is kept in ``meta['nifti_header']``; writing reuses a copy of it (data dtype,
 shape, zooms and both sform / qform replaced from the volume's affine, their codes kept), so
@@ -28,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import logging
+import warnings
 from pathlib import Path
 
 import nibabel as nib
@@ -144,6 +148,9 @@ def write(volume: Volume, path: Path) -> None:
     # sform / qform codes whenever the float32 qform differs from the affine by rounding).
     image = image_class(data, None, header=header)
     nib.save(image, str(path))
+    if volume.unit != DEFAULT_UNIT:         # said once the file exists: a failed write has only its error
+        warnings.warn(f"NIfTI output is in {_NIFTI_UNIT_NAMES[volume.unit]} (xyzt_units); tools that "
+                      "ignore that field read its spacing as mm", UserWarning, stacklevel=3)
 
 
 def _header_for(volume: Volume, nib_affine: np.ndarray) -> nib.Nifti1Header:
