@@ -10,16 +10,19 @@ directory, hence the same file system)::
       done/Z_Y_X     one empty file per finished block, created by the worker *after* its write
 
 The output path itself appears only when every block is done: :meth:`WorkFolder.finish` checks
-that a marker exists for every block, records ``isovox.blockwise.complete`` in the group's
-attributes, and renames the folder into place (one rename; an existing output is swapped out as
-:mod:`isovox.io.atomic` does). So a reader never sees an output that claims to be complete and is
+that a marker exists for every block, adds the lower pyramid levels (read from the finished
+level 0 chunk by chunk, on the driver: :mod:`isovox.io.pyramid`), records
+``isovox.blockwise.complete`` in the group's attributes, and renames the folder into place (one
+rename; an existing output is swapped out as :mod:`isovox.io.atomic` does). So a reader never sees an output that claims to be complete and is
 not, and an interrupted run (Ctrl-C, a crash, a killed worker pool) leaves only the work folder,
-which a rerun with the same settings picks up, skipping the finished blocks. A block killed
+which a rerun with the same settings picks up, skipping the finished blocks (a run stopped while
+building the pyramid rebuilds it; the number of levels may change between runs). A block killed
 between its write and its marker is simply computed again (writes are idempotent).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import shutil
@@ -28,7 +31,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..errors import IsovoxError
+from ..errors import DiskFull, IsovoxError
 from ..jsontext import strict_json
 from ..io.atomic import _move_into_place, check_output
 
@@ -86,8 +89,10 @@ class WorkFolder:
         run.write_text(strict_json({**record, "token": self.token}))
         return set()
 
-    def finish(self, names: Sequence[str], *, overwrite: bool, summary: dict) -> Path:
-        """Check every block is done, mark the output complete, move it into place."""
+    def finish(self, names: Sequence[str], *, overwrite: bool, summary: dict,
+               levels: int | None = None) -> Path:
+        """Check every block is done, add the pyramid's ``levels`` (:func:`isovox.io.write`'s
+        meaning), mark the output complete, move it into place."""
         import zarr
 
         missing = [n for n in names if not (self.done / n).exists()]
@@ -95,6 +100,7 @@ class WorkFolder:
             raise IsovoxError(f"{len(missing)} of {len(names)} blocks are not done (first: {missing[0]}); "
                               "run again to resume")
         check_output(self.output, overwrite=overwrite)
+        self._add_levels(levels)
         group = zarr.open_group(str(self.data), mode="r+")
         own = dict(group.attrs.get("isovox") or {})
         own["blockwise"] = {**summary, "blocks": len(names), "complete": True}
@@ -102,6 +108,17 @@ class WorkFolder:
         _move_into_place(self.data, self.output)
         shutil.rmtree(self.root, ignore_errors=True)
         return self.output
+
+    def _add_levels(self, levels: int | None) -> None:
+        from ..io.pyramid import add_levels
+
+        try:
+            add_levels(self.data, levels)
+        except OSError as error:
+            if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            raise DiskFull(f"no space left on the device while building the pyramid of {self.output}; the "
+                           f"finished blocks are kept in {self.root}: free some space and run again") from None
 
     # --- worker side ---------------------------------------------------------------------------
     def is_done(self, name: str) -> bool:

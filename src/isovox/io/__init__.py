@@ -95,24 +95,31 @@ def read(path: str | Path, *, spacing: Sequence[float] | None = None, unit: str 
     return _module(fmt).read(file_path, **options)
 
 
-def write(volume: Volume, path: str | Path, *, overwrite: bool = False) -> Path:
+def write(volume: Volume, path: str | Path, *, overwrite: bool = False, levels: int | None = None) -> Path:
     """Write ``volume`` in the format named by ``path``'s suffix, atomically; returns the path.
+
+    ``levels`` (.zarr / .ome.zarr only): resolution levels of the OME-Zarr pyramid, level 0
+    included (1: full resolution only); None: as many as bring the coarsest level to at most
+    256^3 voxels (see :mod:`isovox.io.pyramid`).
 
     Raises :class:`IsovoxError` if the output directory is missing, the output exists and
     ``overwrite`` is False, the output is the file the volume was read from, or the disk cannot
     hold it.
     """
+    check_levels_apply([path], levels)
     with contextlib.ExitStack() as stack:
-        return _write_within(stack, volume, path, overwrite)
+        return _write_within(stack, volume, path, overwrite, levels)
 
 
 def write_together(volumes: Sequence[tuple[Volume, str | Path]], texts: Sequence[tuple[str | Path, str]] = (),
-                   *, overwrite: bool = False) -> list[Path]:
+                   *, overwrite: bool = False, levels: int | None = None) -> list[Path]:
     """Write several outputs that only make sense together (a simulated volume, its ground truth
     and its record): every one is written to its temporary first, and they are moved into place
-    only when all succeeded, so a failure (a full disk) leaves none of them behind."""
+    only when all succeeded, so a failure (a full disk) leaves none of them behind. ``levels``:
+    as for :func:`write`, for the Zarr outputs among them."""
+    check_levels_apply([path for _, path in volumes], levels)
     with contextlib.ExitStack() as stack:
-        paths = [_write_within(stack, volume, path, overwrite) for volume, path in volumes]
+        paths = [_write_within(stack, volume, path, overwrite, levels) for volume, path in volumes]
         for path, text in texts:
             tmp = stack.enter_context(atomic_output(Path(path), suffix=Path(path).suffix, overwrite=overwrite))
             tmp.write_text(text, encoding="utf-8")
@@ -120,13 +127,23 @@ def write_together(volumes: Sequence[tuple[Volume, str | Path]], texts: Sequence
         return paths
 
 
-def _write_within(stack: contextlib.ExitStack, volume: Volume, path: str | Path, overwrite: bool) -> Path:
-    """Write ``volume`` to a temporary that becomes ``path`` when ``stack`` closes without error."""
+def check_levels_apply(paths: Sequence[str | Path], levels: int | None) -> None:
+    """Pyramid levels asked for outputs none of which is Zarr would be silently lost: refuse
+    (a command calls this before its work, :func:`write` again before writing)."""
+    if levels is not None and not any(format_of(split_dataset_path(p)[0])[0] == "zarr" for p in paths):
+        names = ", ".join(split_dataset_path(p)[0].name for p in paths)
+        raise IsovoxError(f"pyramid levels apply to .zarr / .ome.zarr outputs, not {names}")
+
+
+def _write_within(stack: contextlib.ExitStack, volume: Volume, path: str | Path, overwrite: bool,
+                  levels: int | None = None) -> Path:
+    """Write ``volume`` to a temporary that becomes ``path`` when ``stack`` closes without error
+    (``levels``: passed on to a Zarr writer, ignored by the other formats)."""
     if not isinstance(volume, Volume):
         raise IsovoxError(f"write() needs a Volume, got {type(volume).__name__}")
     file_path, dataset = split_dataset_path(path)
     fmt, suffix = format_of(file_path)
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {"levels": levels} if fmt == "zarr" else {}
     if fmt in ("tiff", "ome-tiff"):
         options["ome"] = fmt == "ome-tiff"
     elif fmt == "hdf5":

@@ -11,9 +11,13 @@ list (t, c, z, y, x), spacing from the ``scale`` and origin from the ``translati
 transformation (dataset-level composed with any multiscale-level one), unit from the axes.
 OME-NGFF has no rotation, so a non-identity direction is kept in ``isovox.direction``.
 
-Written: an OME-NGFF 0.5 image group with one level, array ``0`` of chunks ~64^3 (clipped to the
-shape), Blosc-zstd compressed, dimension names z, y, x. :func:`create_zarr_output` makes the same
-group with an empty array for code that fills it block by block.
+Written: an OME-NGFF 0.5 image group, full resolution in array ``0`` of chunks ~64^3 (clipped to
+the shape), Blosc-zstd compressed, dimension names z, y, x, and a multiscale pyramid below it in
+arrays ``1``, ``2``, ... (``levels``: how many, level 0 included; default: until the coarsest holds
+at most 256^3 voxels, so a small volume keeps one level; see :mod:`isovox.io.pyramid`).
+:func:`create_zarr_output` makes the group with an empty level 0 for code that fills it block by
+block, and :func:`isovox.io.pyramid.add_levels` adds the lower levels once it is full. Readers
+take level 0 (the finest), so a pyramid reads back as its full-resolution volume.
 
 ``lazy=True`` returns ``dask.array.from_zarr`` of the array; otherwise the array is read into
 memory.
@@ -34,11 +38,11 @@ from ..units import OME_NAMES, conversion_factor
 from ..volume import Volume
 from ._common import (guess_axes, is_dask, iter_slabs, known_unit_or_none, library_errors,
                       make_volume, optional_direction, require_input, resolve_spacing, to_zyx)
+from .pyramid import add_levels, create_level, dataset_entry, plan_levels
 
 FORMAT = "Zarr"
 DEFAULT_UNIT = "nm"
 OME_VERSION = "0.5"
-_CHUNK = 64
 _ZERO = (0.0, 0.0, 0.0)
 
 
@@ -153,10 +157,7 @@ def ome_attributes(geometry: Any) -> dict:
     name = OME_NAMES[geometry.unit]
     multiscale = {
         "axes": [{"name": a, "type": "space", "unit": name} for a in ("z", "y", "x")],
-        "datasets": [{"path": "0", "coordinateTransformations": [
-            {"type": "scale", "scale": [float(s) for s in geometry.spacing]},
-            {"type": "translation", "translation": [float(o) for o in geometry.origin]},
-        ]}],
+        "datasets": [dataset_entry("0", geometry.spacing, geometry.origin)],
     }
     attrs: dict = {"ome": {"version": OME_VERSION, "multiscales": [multiscale]}}
     direction = getattr(geometry, "direction", None)
@@ -175,32 +176,30 @@ def create_zarr_output(path: Path | str, shape: Sequence[int], dtype: Any, geome
     defaults to ~64^3 clipped to the shape. To make the result atomic, call this on the path
     yielded by :func:`isovox.io.atomic.atomic_output` (``directory=True``).
     """
-    shape = tuple(int(n) for n in shape)
-    chunks = tuple(int(c) for c in chunks) if chunks else tuple(min(_CHUNK, n) for n in shape)
     # An empty directory (as atomic_output makes) is fine; anything else needs overwrite.
     if not overwrite and Path(path).exists() and (not Path(path).is_dir() or any(Path(path).iterdir())):
         raise IsovoxError(f"{path} exists; pass --overwrite to replace it")
     group = zarr.open_group(str(path), mode="w", zarr_format=3)
     group.attrs.update(ome_attributes(geometry))
-    compressor = zarr.codecs.BloscCodec(cname="zstd", clevel=3, shuffle="shuffle")
-    return group.create_array("0", shape=shape, dtype=np.dtype(dtype), chunks=chunks,
-                              compressors=compressor, dimension_names=("z", "y", "x"),
-                              fill_value=0)
+    return create_level(group, "0", shape, dtype, chunks)
 
 
-def write(volume: Volume, path: Path) -> None:
-    """Write ``volume`` as an OME-Zarr 0.5 image into the (empty) directory ``path``."""
+def write(volume: Volume, path: Path, *, levels: int | None = None) -> None:
+    """Write ``volume`` as an OME-Zarr 0.5 image into the (empty) directory ``path``, with
+    ``levels`` pyramid levels (see :func:`isovox.io.pyramid.plan_levels`; None: automatic)."""
     if volume.dtype.kind in "OUSV":
         raise IsovoxError(f"Zarr output cannot store dtype {volume.dtype}")
+    plan_levels(volume.shape, volume.spacing, levels)         # a bad request fails before any writing
     array = create_zarr_output(path, volume.shape, volume.dtype, volume, overwrite=True)
     try:
         if is_dask(volume.data):
             import dask.array as da
             # One dask chunk per zarr chunk: no two tasks ever write the same chunk.
             da.store(volume.data.rechunk(array.chunks), array, lock=False)
-            return
-        for start, slab in iter_slabs(volume.data, array.chunks[0]):
-            array[start:start + slab.shape[0]] = slab
+        else:
+            for start, slab in iter_slabs(volume.data, array.chunks[0]):
+                array[start:start + slab.shape[0]] = slab
+        add_levels(path, levels)
     except BaseException:
         _settle_pending_writes()
         raise
