@@ -9,7 +9,7 @@ from torch.distributions import Normal, kl_divergence
 from isovox.errors import IsovoxError
 from isovox.latent import (PlaneTiles, interpolation_positions, kl_between, kl_to_standard_normal,
                            latent_distances, synthesize_slices, synthesize_volume, tile_starts)
-from isovox.models.vae import create_vae
+from isovox.models import create_model
 from isovox.resample import apply_along_axis, resampling_matrix
 from isovox.volume import Volume, output_length
 
@@ -27,7 +27,7 @@ def one_thread():
 @pytest.fixture(scope="module")
 def vae():
     torch.manual_seed(0)
-    return create_vae(**TINY).eval()
+    return create_model("slice_vae", **TINY).eval()
 
 
 class MeanEncoder(nn.Module):

@@ -1,13 +1,16 @@
-"""Networks of paper 000's degradation model: G_hl (area pooling + residual blocks), D_l, D_h."""
+"""Networks of paper 000's degradation model: G_hl (area pooling + residual blocks), D_l, D_h.
+
+Their forward, backward, rebuild and preset checks are in test_every_model.py.
+"""
 
 import numpy as np
 import pytest
 import torch
 
 from isovox.degrade.functional import slice_positions
-from isovox.models.cyclegan import (CYCLEGAN_PRESETS, DegradationGenerator, LowResDiscriminator,
-                                    PatchDiscriminator, ProfileDegradation, RowAreaPool, area_pooling_matrix,
-                                    create_cyclegan_network, lowres_rows)
+from isovox.models import CRITIC, DEGRADATION, create_model, list_models, model_info
+from isovox.models.cyclegan import (DegradationGenerator, LowResDiscriminator, PatchDiscriminator,
+                                    ProfileDegradation, RowAreaPool, area_pooling_matrix, lowres_rows)
 
 
 def n_params(net):
@@ -81,21 +84,20 @@ def test_patch_discriminator_scores_patches():
     assert net(torch.rand(1, 1, 61, 64)).shape[:2] == (1, 1)
 
 
-def test_presets_and_rebuild():
-    paper = create_cyclegan_network("g_hl", "paper", factor=10)
+def test_paper_preset_and_the_names_model_folders_record():
+    paper = create_model("g_hl", preset="paper", factor=10)
     assert paper.build_config["kwargs"] == {"n_feats": 64, "n_blocks": 9, "factor": 10}
     # head 1->64, 9 blocks of two 64->64 convs, tail 64->1, all 3x3 with bias
     assert n_params(paper) == (9 * 64 + 64) + 18 * (9 * 64 * 64 + 64) + (9 * 64 + 1)
-    for name in CYCLEGAN_PRESETS:
-        net = create_cyclegan_network(name)
-        again = create_cyclegan_network(net.build_config["name"], **net.build_config["kwargs"])
-        again.load_state_dict(net.state_dict())
-        if CYCLEGAN_PRESETS[name]["paper"]:
-            assert n_params(create_cyclegan_network(name, "paper")) > n_params(net)
-    with pytest.raises(ValueError, match="g_hl, g_hl_profile, d_l, d_h"):
-        create_cyclegan_network("g_lh")
+    # degradation.json of earlier versions: {"network": {"name": "g_hl"|"g_hl_profile", "kwargs"}}
+    for name, cls in (("g_hl", DegradationGenerator), ("g_hl_profile", ProfileDegradation)):
+        assert isinstance(create_model(name, factor=6.5), cls) and model_info(name).role == DEGRADATION
+    assert model_info("d_l").role == model_info("d_h").role == CRITIC
+    assert not {"g_hl", "g_hl_profile", "d_l", "d_h"} & set(list_models())   # no reconstruction networks
+    with pytest.raises(ValueError, match="unknown model 'g_lh'"):
+        create_model("g_lh")
     with pytest.raises(ValueError, match="no preset"):
-        create_cyclegan_network("d_h", "huge")
+        create_model("d_h", preset="huge")
     with pytest.raises(ValueError, match="factor"):
         DegradationGenerator(factor=0.5)
 

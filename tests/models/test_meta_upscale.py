@@ -9,7 +9,7 @@ from isovox.models import ONE_AXIS_UPSAMPLING, PREUPSAMPLED, create_model, model
 from isovox.models.layers import OneAxisPixelShuffle
 from isovox.models.meta_upscale import MetaUpscale, output_length, output_positions
 from isovox.models.registry import ARBITRARY_SCALE
-from isovox.models.srgan import AxisPixelShuffle, create_discriminator
+from isovox.models.srgan import AxisPixelShuffle
 from isovox.volume import output_length as volume_output_length
 
 SCALES = [(2.0, 1.0), (2.5, 1.0), (3.3, 1.0), (4.0, 1.0), (1.1, 1.0), (2.0, 2.0), (1.7, 3.1)]
@@ -174,7 +174,7 @@ def test_srgan_fixed_scales_and_preupsampled_default():
 @pytest.mark.parametrize("size", [(16, 16), (23, 37)])
 def test_discriminator_outputs_probabilities(size):
     torch.manual_seed(0)
-    disc = create_discriminator()
+    disc = create_model("srgan-discriminator")
     x = torch.randn(3, 1, *size)
     p = disc(x)
     assert p.shape == (3, 1) and ((p > 0) & (p < 1)).all()
@@ -182,6 +182,7 @@ def test_discriminator_outputs_probabilities(size):
     assert any(isinstance(m, nn.LeakyReLU) for m in disc.modules())
     assert any(isinstance(m, nn.AdaptiveAvgPool2d) for m in disc.modules())
     with torch.device("meta"):
-        assert n_params(create_discriminator("paper")) > 10 * n_params(create_discriminator())
+        paper = create_model("srgan-discriminator", preset="paper")
+    assert n_params(paper) > 10 * n_params(disc)
     with pytest.raises(ValueError, match="presets"):
-        create_discriminator("huge")
+        create_model("srgan-discriminator", preset="huge")

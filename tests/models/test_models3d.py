@@ -1,17 +1,18 @@
-"""3D family of the zoo: generic checks on (N, C, D, H, W) for every '3d' model, mDCSRN / DCSRN /
-DeepResolve sizes against their papers, the 3D WGAN-GP critic and the gradient penalty.
+"""3D family of the zoo: residual and channel behaviour of every '3d' reconstruction network,
+mDCSRN / DCSRN / DeepResolve sizes against their papers, the 3D WGAN-GP critic and the gradient
+penalty.
 
-The generic tests of test_registry.py feed 2D planes; these are their 3D counterparts. Volumes
-are tiny and odd-sized; paper presets are only built on the meta device and counted.
+Forward, backward, rebuild and preset checks of every network are in test_every_model.py.
+Volumes are tiny and odd-sized; paper presets are only built on the meta device and counted.
 """
 
 import pytest
 import torch
 from torch import nn
 
-from isovox.models import PREUPSAMPLED, create_model, list_models, model_info
+from isovox.models import CRITIC, PREUPSAMPLED, create_model, list_models, model_info
 from isovox.models.dense3d import DCSRN, MDCSRN, PAPER_PARAMS
-from isovox.models.discriminators import CRITIC3D_PRESETS, Critic3D, create_critic, gradient_penalty
+from isovox.models.discriminators import Critic3D, gradient_penalty
 
 MODELS_3D = list_models("3d")
 
@@ -31,35 +32,7 @@ def test_3d_zoo_is_registered():
     for name in MODELS_3D:
         assert model_info(name).conventions == (PREUPSAMPLED,)
     assert "critic3d" not in list_models()  # a critic is not a reconstruction network
-
-
-@pytest.mark.parametrize("name", MODELS_3D)
-def test_default_forward_backward_odd_volume(name):
-    torch.manual_seed(0)
-    model = create_model(name)
-    assert model.convention == PREUPSAMPLED and model.residual
-    x = torch.randn(2, 1, 9, 11, 7)
-    y = model(x)
-    assert y.shape == x.shape
-    assert torch.isfinite(y).all()
-    (y - x.flip(-1)).abs().mean().backward()
-    for pname, p in model.named_parameters():
-        assert p.grad is not None, f"{name}: no gradient for {pname}"
-        assert torch.isfinite(p.grad).all(), f"{name}: non-finite gradient for {pname}"
-
-
-@pytest.mark.parametrize("name", MODELS_3D)
-def test_eval_is_deterministic_and_config_rebuilds(name):
-    torch.manual_seed(1)
-    model = create_model(name).eval()
-    x = torch.randn(1, 1, 7, 9, 5)
-    with torch.no_grad():
-        assert torch.equal(model(x), model(x))
-    cfg = model.build_config
-    torch.manual_seed(1)
-    again = create_model(cfg["name"], **cfg["kwargs"]).eval()
-    with torch.no_grad():
-        assert torch.equal(model(x), again(x))
+    assert model_info("critic3d").role == CRITIC and model_info("critic3d").family == "3d"
 
 
 @pytest.mark.parametrize("name", MODELS_3D)
@@ -74,11 +47,6 @@ def test_global_residual_and_channels(name):
     wide = create_model(name, in_channels=2, out_channels=3)
     assert not wide.residual  # an image residual needs matching channels
     assert wide(torch.randn(1, 2, 5, 6, 7)).shape == (1, 3, 5, 6, 7)
-
-
-@pytest.mark.parametrize("name", MODELS_3D)
-def test_paper_preset_is_bigger_than_cpu_default(name):
-    assert count(name, "paper") > count(name) > 0
 
 
 # Exact counts (norm=True, bottleneck='auto'), as documented in MDCSRN's docstring.
@@ -149,8 +117,7 @@ def test_deepresolve_paper_size():
 
 def test_critic_scores_each_volume_on_its_own():
     torch.manual_seed(3)
-    critic = create_critic()
-    assert critic.build_config == {"name": "critic3d", "preset": "default", "kwargs": {}}
+    critic = create_model("critic3d")
     x = torch.randn(3, 1, 9, 11, 7)
     scores = critic(x)
     assert scores.shape == (3, 1) and torch.isfinite(scores).all()
@@ -163,7 +130,7 @@ def test_critic_scores_each_volume_on_its_own():
 
 def test_critic_paper_preset_is_srgan_shaped():
     with torch.device("meta"):
-        critic = create_critic("paper")
+        critic = create_model("critic3d", preset="paper")
     convs = [m for m in critic.modules() if isinstance(m, nn.Conv3d)]
     assert [c.out_channels for c in convs] == [64, 64, 128, 128, 256, 256, 512, 512]
     assert [c.stride[0] for c in convs] == [1, 2, 1, 2, 1, 2, 1, 2]
@@ -173,9 +140,9 @@ def test_critic_paper_preset_is_srgan_shaped():
     linears = [m for m in critic.modules() if isinstance(m, nn.Linear)]
     assert [m.out_features for m in linears] == [1024, 1]
     assert n_params(critic) > n_params(Critic3D())
-    assert set(CRITIC3D_PRESETS) == {"default", "paper"}
+    assert set(model_info("critic3d").presets) == {"default", "paper"}
     with pytest.raises(ValueError, match="presets: default, paper"):
-        create_critic("huge")
+        create_model("critic3d", preset="huge")
 
 
 def _linear_critic(shape, norm):
@@ -215,7 +182,7 @@ def test_gradient_penalty_interpolates_per_sample():
 
 def test_gradient_penalty_trains_the_critic_only():
     torch.manual_seed(5)
-    critic, generator = create_critic(), create_model("deepresolve", n_layers=2, n_feats=4)
+    critic, generator = create_model("critic3d"), create_model("deepresolve", n_layers=2, n_feats=4)
     real = torch.randn(2, 1, 7, 9, 5)
     fake = generator(torch.randn(2, 1, 7, 9, 5))
     gp = gradient_penalty(critic, real, fake)

@@ -1,7 +1,7 @@
-"""Generic checks over every registered model (timm style) plus registry and layer specifics.
+"""The registry itself, the 2D reconstruction networks' shared behaviour, and layer specifics.
 
-Defaults run on tiny odd-sized planes; paper presets are only built (on the meta device, so no
-memory is allocated) and counted, never run.
+The checks every network gets (forward and backward on its declared input, rebuild from
+``build_config``, weights round trip, presets) live in test_every_model.py.
 """
 
 import ast
@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from isovox.models import (
-    CONVENTIONS,
+    CRITIC,
     ONE_AXIS_UPSAMPLING,
     PREUPSAMPLED,
     create_model,
@@ -30,14 +30,10 @@ from isovox.models.layers import (
 )
 
 MODELS = list_models()
-# the generic tests below feed 2D planes to same-size or one-axis networks; 3D: test_models3d.py,
+# the tests below feed 2D planes to same-size or one-axis networks; 3D: test_models3d.py,
 # arbitrary-scale networks (which take a scale): test_meta_upscale.py
 MODELS_2D = [n for n in list_models("2d") if model_info(n).convention != ARBITRARY_SCALE]
 ONE_AXIS = [n for n in MODELS if ONE_AXIS_UPSAMPLING in model_info(n).conventions]
-
-
-def n_params(model):
-    return sum(p.numel() for p in model.parameters())
 
 
 def test_zoo_is_complete():
@@ -45,49 +41,8 @@ def test_zoo_is_complete():
     assert expected <= set(MODELS)
     assert set(list_models("2d")) >= expected
     assert set(ONE_AXIS) == {"edsr", "rdn", "rcan", "srgan"}
-
-
-@pytest.mark.parametrize("name", MODELS_2D)
-def test_default_forward_backward(name):
-    torch.manual_seed(0)
-    info = model_info(name)
-    model = create_model(name)
-    assert info.family in ("2d", "3d") and set(info.conventions) <= set(CONVENTIONS)
-    assert info.convention == PREUPSAMPLED == model.convention  # isovox's default everywhere
-    x = torch.randn(2, 1, 37, 45)  # odd, not a multiple of any window or pooling size
-    y = model(x)
-    assert y.shape == (2, 1, 37, 45)
-    assert torch.isfinite(y).all()
-    (y - x.flip(-1)).abs().mean().backward()
-    for pname, p in model.named_parameters():
-        if p.requires_grad:
-            assert p.grad is not None, f"{name}: no gradient for {pname}"
-            assert torch.isfinite(p.grad).all(), f"{name}: non-finite gradient for {pname}"
-
-
-@pytest.mark.parametrize("name", MODELS)
-def test_presets_build_and_paper_is_bigger(name):
-    presets = model_info(name).presets
-    assert "default" in presets and "paper" in presets
-    counts = {}
-    for preset in presets:
-        with torch.device("meta"):  # build without allocating: paper sizes reach tens of millions
-            counts[preset] = n_params(create_model(name, preset=preset))
-    assert counts["paper"] > counts["default"] > 0
-
-
-@pytest.mark.parametrize("name", MODELS_2D)
-def test_eval_is_deterministic_and_config_rebuilds(name):
-    torch.manual_seed(1)
-    model = create_model(name).eval()
-    x = torch.randn(1, 1, 19, 23)
-    with torch.no_grad():
-        assert torch.equal(model(x), model(x))
-    cfg = model.build_config
-    torch.manual_seed(1)
-    again = create_model(cfg["name"], **cfg["kwargs"]).eval()
-    with torch.no_grad():
-        assert torch.equal(model(x), again(x))
+    # isovox's default everywhere: every 2D network without a scale argument is built pre-upsampled
+    assert all(model_info(name).convention == PREUPSAMPLED for name in MODELS_2D)
 
 
 @pytest.mark.parametrize("name", MODELS_2D)
@@ -135,13 +90,25 @@ def test_register_rejects_duplicates_and_bad_metadata():
         register_model("x", family="2d", conventions=("sideways",))
     with pytest.raises(ValueError, match="implicit"):
         register_model("x", family="2d", presets={"default": {}})
+    with pytest.raises(ValueError, match="role"):
+        register_model("x", family="2d", role="judge")
+    with pytest.raises(ValueError, match="only reconstruction networks have conventions"):
+        register_model("x", family="2d", role=CRITIC, conventions=(PREUPSAMPLED,))
+    with pytest.raises(ValueError, match="input_size"):
+        register_model("x", family="3d", input_size=(1, 8, 8))
     tmp = register_model("_tmp_test_net", family="3d", presets={"paper": {"k": 2}})
     tmp(lambda k=1: torch.nn.Linear(k, k))
+    register_model("_tmp_test_critic", family="2d", role=CRITIC)(lambda: torch.nn.Linear(1, 1))
     try:
         assert "_tmp_test_net" in list_models("3d") and "_tmp_test_net" not in list_models("2d")
         assert create_model("_tmp_test_net", preset="paper").in_features == 2
+        assert model_info("_tmp_test_net").input_size == (1, 9, 11, 7)     # the family's default
+        # a critic is built like any network but is no architecture to train or reconstruct with
+        assert "_tmp_test_critic" not in list_models() and "_tmp_test_critic" in list_models(role=CRITIC)
+        assert model_info("_tmp_test_critic").convention is None
+        assert create_model("_tmp_test_critic").build_config["name"] == "_tmp_test_critic"
     finally:
-        del registry._REGISTRY["_tmp_test_net"]
+        del registry._REGISTRY["_tmp_test_net"], registry._REGISTRY["_tmp_test_critic"]
 
 
 @pytest.mark.parametrize("hw", [(1, 1), (5, 70), (33, 40), (32, 32), (64, 48)])

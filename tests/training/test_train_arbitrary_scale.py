@@ -10,7 +10,6 @@ from isovox.degrade.functional import slice_positions
 from isovox.errors import IsovoxError
 from isovox.models import create_model
 from isovox.models.meta_upscale import output_length
-from isovox.models.srgan import create_discriminator
 from isovox.models.vgg import VGG19
 from isovox.store import load_model
 from isovox.training import TrainSettings, fit_networks
@@ -74,7 +73,7 @@ def test_gan_step_trains_both_networks_with_every_loss(blobs, tmp_path):
     pairs = ScaledLateralPairs(blobs, axis=None, scales=(2.0, 3.5), patch_size=20)
     assert pairs.smallest_target() == 18          # VGG19 needs 16 rows (four 2x2 pools)
     generator = create_model("meta-srgan", **TINY)
-    critic = create_discriminator(n_feats=4, n_stages=2, dense_features=8)
+    critic = create_model("srgan-discriminator", n_feats=4, n_stages=2, dense_features=8)
     before = [p.detach().clone() for p in critic.parameters()]
     perceptual = PerceptualLoss(vgg_path)
     history = fit_networks({"G": generator, "D": critic}, {"G": {"lr": 1e-3}, "D": {"lr": 1e-4}},

@@ -11,7 +11,8 @@ from isovox.models import create_model
 from isovox.pairs import LateralPairs
 from isovox.training import SelfSupLoss, TrainSettings, TrainingInterrupted, fit
 from isovox.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
-from isovox.training.settings import lr_scale, resolve_amp, resolve_device
+from isovox.device import resolve_device
+from isovox.training.settings import lr_scale, resolve_amp
 
 TINY = {"n_feats": 8, "n_blocks": 1}       # drcnet keywords (isovox/models/slice2d.py)
 

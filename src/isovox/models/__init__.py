@@ -17,17 +17,33 @@ low-resolution axis (z), columns W = a lateral axis.
 isovox feeds pre-upsampled planes by default for every model, as that handles non-integer
 factors (paper 001, sec. II-A). This package depends on torch, numpy and the standard library
 only (no isovox I/O, degradation or training code).
+
+The registry also holds the networks that help train the reconstruction networks, each with a
+role (``model_info(name).role``; :func:`list_models` lists them with ``role=None`` or their role):
+
+* critics: ``critic3d`` (:mod:`.discriminators`), ``srgan-discriminator`` (:mod:`.srgan`),
+  ``slice_critic`` (:mod:`.vae`), ``d_l`` and ``d_h`` (:mod:`.cyclegan`);
+* degradation: ``g_hl`` and ``g_hl_profile`` (:mod:`.cyclegan`);
+* vae: ``slice_vae`` (:mod:`.vae`); feature-extractor: ``vgg19`` (:mod:`.vgg`).
 """
 
 from __future__ import annotations
 
 from . import slice2d, sr2d, srgan, transformer  # noqa: F401  (importing registers the models)
 from . import dense3d, resnet3d  # noqa: F401  (the 3D family registers on import)
+from . import cyclegan, discriminators, vae, vgg  # noqa: F401  (critics, VAE, G_hl, VGG19 register)
 from .registry import (
+    ARBITRARY_SCALE,
     CONVENTIONS,
+    CRITIC,
+    DEGRADATION,
     FAMILIES,
+    FEATURE_EXTRACTOR,
     ONE_AXIS_UPSAMPLING,
     PREUPSAMPLED,
+    RECONSTRUCTION,
+    ROLES,
+    VAE,
     ModelInfo,
     create_model,
     list_models,
@@ -39,10 +55,17 @@ from .sr2d import EDSR, RCAN, RDN
 from .transformer import A2ITransformer
 
 __all__ = [
+    "ARBITRARY_SCALE",
     "CONVENTIONS",
+    "CRITIC",
+    "DEGRADATION",
     "FAMILIES",
+    "FEATURE_EXTRACTOR",
     "ONE_AXIS_UPSAMPLING",
     "PREUPSAMPLED",
+    "RECONSTRUCTION",
+    "ROLES",
+    "VAE",
     "ModelInfo",
     "create_model",
     "list_models",

@@ -16,9 +16,10 @@ and blurred axial (xz / yz) planes of one anisotropic volume. Four networks take
   interpolation of the low-resolution plane, as every isovox backbone expects.
 
 Planes are (N, C, H, W) with rows H = the low-resolution direction, as everywhere in isovox.
-None of these networks is in the model registry: its generic tests treat every entry as a
-reconstruction network whose output has the input's shape, which none of these is. Build them
-with :func:`create_cyclegan_network` (a preset, keywords overriding, ``build_config`` attached).
+All four are registered under the paper's names, which model folders record: ``g_hl`` and
+``g_hl_profile`` (role ``"degradation"``), ``d_l`` and ``d_h`` (role ``"critic"``); build them with
+``create_model(name, preset=...)``. Their roles keep them out of the architectures ``train`` and
+``reconstruct`` accept.
 
 This module depends on torch, numpy and the leaf module :mod:`isovox.indexing` only.
 """
@@ -26,7 +27,6 @@ This module depends on torch, numpy and the leaf module :mod:`isovox.indexing` o
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import torch
@@ -34,9 +34,12 @@ from torch import nn
 
 from ..indexing import mirror_index
 from .layers import ResBlock, conv
+from .registry import CRITIC, DEGRADATION, register_model
 
-__all__ = ["CYCLEGAN_PRESETS", "DegradationGenerator", "LowResDiscriminator", "PatchDiscriminator",
-           "ProfileDegradation", "RowAreaPool", "area_pooling_matrix", "create_cyclegan_network", "lowres_rows"]
+__all__ = ["DegradationGenerator", "LowResDiscriminator", "PatchDiscriminator", "ProfileDegradation",
+           "RowAreaPool", "area_pooling_matrix", "lowres_rows"]
+
+DENG = "Deng et al., paper 000, section 2"
 
 _EPS = 1e-6          # positions this close to an integer count as that integer (0.1 * 65 / 10)
 
@@ -97,6 +100,8 @@ def _residual_block(n_feats: int, linear: bool) -> ResBlock:
     return block
 
 
+@register_model("g_hl", family="2d", role=DEGRADATION, presets={"paper": {"n_feats": 64, "n_blocks": 9}},
+                paper=DENG)
 class DegradationGenerator(nn.Module):
     """G_hl (paper 000, sec. 2): :class:`RowAreaPool` by ``factor``, then residual blocks.
 
@@ -131,7 +136,9 @@ class DegradationGenerator(nn.Module):
         return pooled + refined if self.residual else refined
 
 
-
+# Its "paper" preset is the default (the paper has no such network), so that one preset name
+# sizes all of a CycleGAN run's networks whichever G_hl it uses.
+@register_model("g_hl_profile", family="2d", role=DEGRADATION, presets={"paper": {}}, paper=DENG)
 class ProfileDegradation(nn.Module):
     """A G_hl that can only blur, sample and add noise: isovox's physical alternative to the paper's.
 
@@ -198,10 +205,13 @@ class ProfileDegradation(nn.Module):
             return lowres
         return lowres + self.log_sigma.exp().to(lowres.dtype) * torch.randn_like(lowres)
 
+
 def _leaky() -> nn.LeakyReLU:
     return nn.LeakyReLU(0.2, inplace=True)
 
 
+@register_model("d_l", family="2d", role=CRITIC, presets={"paper": {"n_feats": (64, 128, 256, 512)}},
+                paper=DENG)
 class LowResDiscriminator(nn.Module):
     """D_l (paper 000, sec. 2): strided convs along the columns only, kernel 3 x 7.
 
@@ -241,6 +251,8 @@ class LowResDiscriminator(nn.Module):
         return self.body(x)
 
 
+@register_model("d_h", family="2d", role=CRITIC, presets={"paper": {"n_feats": 64}},
+                paper="Isola et al. 2017 (PatchGAN), the D_h of paper 000 section 2")
 class PatchDiscriminator(nn.Module):
     """D_h: PatchGAN (Isola et al. 2017; CycleGAN's discriminator, paper 000 ref. [30]).
 
@@ -266,31 +278,3 @@ class PatchDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
-
-
-_CLASSES = {"g_hl": DegradationGenerator, "g_hl_profile": ProfileDegradation, "d_l": LowResDiscriminator,
-            "d_h": PatchDiscriminator}
-
-#: Constructor keywords by network and preset ('default' = the constructors' small CPU sizes).
-CYCLEGAN_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    "g_hl": {"default": {}, "paper": {"n_feats": 64, "n_blocks": 9}},
-    "g_hl_profile": {"default": {}, "paper": {}},
-    "d_l": {"default": {}, "paper": {"n_feats": (64, 128, 256, 512)}},
-    "d_h": {"default": {}, "paper": {"n_feats": 64}},
-}
-
-
-def create_cyclegan_network(name: str, preset: str = "default", **kwargs: Any) -> nn.Module:
-    """Build ``'g_hl'``, ``'d_l'`` or ``'d_h'`` from a preset of :data:`CYCLEGAN_PRESETS`.
-
-    The network carries ``build_config`` (``{"name", "preset", "kwargs"}``), enough to rebuild it:
-    ``create_cyclegan_network(cfg["name"], **cfg["kwargs"])``.
-    """
-    if name not in _CLASSES:
-        raise ValueError(f"unknown degradation-learning network {name!r}; choose one of {', '.join(_CLASSES)}")
-    if preset not in CYCLEGAN_PRESETS[name]:
-        raise ValueError(f"{name} has no preset {preset!r}; presets: {', '.join(CYCLEGAN_PRESETS[name])}")
-    resolved = {**CYCLEGAN_PRESETS[name][preset], **kwargs}
-    network = _CLASSES[name](**resolved)
-    network.build_config = {"name": name, "preset": preset, "kwargs": resolved}
-    return network

@@ -7,27 +7,21 @@ Wasserstein critic, not a classifier); :func:`gradient_penalty` is the WGAN-GP t
 Gulrajani et al. 2017 (paper 004 ref. [41]), without its weight lambda, which the caller
 applies (paper 004 does not state it; WGAN-GP uses 10).
 
-The critic is not in the model registry: the registry's generic tests treat every registered
-model as a reconstruction network (output shaped like the input, 'preupsampled' convention),
-which a critic is not. Build it with :class:`Critic3D` or :func:`create_critic`.
+The critic is registered as ``critic3d`` with the role ``"critic"`` (so it is no architecture
+``train`` or ``reconstruct`` accepts); build it with ``create_model("critic3d", preset=...)``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 from torch import nn
 
 from .layers import conv3d
+from .registry import CRITIC, register_model
 
-__all__ = ["Critic3D", "CRITIC3D_PRESETS", "create_critic", "gradient_penalty"]
-
-#: Constructor keywords by preset; 'paper' is SRGAN's discriminator widths (64 ... 512, 1024).
-CRITIC3D_PRESETS: dict[str, dict[str, Any]] = {
-    "default": {},
-    "paper": {"n_feats": 64, "n_stages": 4, "dense_features": 1024},
-}
+__all__ = ["Critic3D", "gradient_penalty"]
 
 
 def _norm(channels: int) -> nn.GroupNorm:
@@ -35,6 +29,13 @@ def _norm(channels: int) -> nn.GroupNorm:
     return nn.GroupNorm(1, channels)
 
 
+@register_model(
+    "critic3d",
+    family="3d",
+    role=CRITIC,
+    presets={"paper": {"n_feats": 64, "n_stages": 4, "dense_features": 1024}},  # SRGAN's D widths
+    paper="Chen et al., mDCSRN-GAN (paper 004), sec. 3.3; the D of SRGAN (Ledig et al. 2017)",
+)
 class Critic3D(nn.Module):
     """SRGAN's discriminator in 3D with layer normalisation: volume (N, C, D, H, W) -> (N, 1).
 
@@ -56,7 +57,7 @@ class Critic3D(nn.Module):
     * Convs followed by a norm have no bias (the norm's shift replaces it).
 
     CPU default: 8 first filters, 3 stages, 64 dense features (56,177 parameters). ``paper``
-    preset (:data:`CRITIC3D_PRESETS`): 64 first filters, 4 stages, 1024 dense features
+    preset: 64 first filters, 4 stages, 1024 dense features
     (14,577,025 parameters, mostly the 512-filter 3x3x3 convs; paper 004 gives no count).
     """
 
@@ -86,19 +87,6 @@ class Critic3D(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
-
-
-def create_critic(preset: str = "default", **kwargs: Any) -> Critic3D:
-    """Build :class:`Critic3D` from a preset of :data:`CRITIC3D_PRESETS`, keywords overriding.
-
-    Like :func:`registry.create_model`, the critic carries ``build_config``.
-    """
-    if preset not in CRITIC3D_PRESETS:
-        raise ValueError(f"critic3d has no preset {preset!r}; presets: {', '.join(CRITIC3D_PRESETS)}")
-    resolved = {**CRITIC3D_PRESETS[preset], **kwargs}
-    critic = Critic3D(**resolved)
-    critic.build_config = {"name": "critic3d", "preset": preset, "kwargs": resolved}
-    return critic
 
 
 def gradient_penalty(

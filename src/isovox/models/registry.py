@@ -1,7 +1,8 @@
-"""Model registry: one name per architecture, a small CPU default and named presets.
+"""Model registry: one name per network, a small CPU default and named presets.
 
-Every network of the zoo registers itself with :func:`register_model`; callers build it with
-:func:`create_model`::
+Every network of the zoo registers itself with :func:`register_model`, whatever its job (see
+*Roles* below); callers build any of them with :func:`create_model`, the one way to build a
+network in isovox::
 
     net = create_model("a2i")                      # small default, runs on a laptop CPU
     net = create_model("a2i", preset="paper")      # the size the paper describes
@@ -27,6 +28,26 @@ Input conventions (what the plane fed to the network looks like):
     ``net(x, scale=(rows, cols))`` (a number: rows only), any float (Meta-SRGAN, paper 002).
 
 The first convention in :attr:`ModelInfo.conventions` is the one the default build uses.
+
+Roles (:attr:`ModelInfo.role`): what a network is for. Only reconstruction networks have an input
+convention; :func:`list_models` lists them unless asked for another role, because they are what
+``train`` and ``reconstruct`` accept as an architecture.
+
+``"reconstruction"``
+    Low-resolution plane or volume -> the same at the target resolution (the conventions above).
+``"degradation"``
+    Sharp plane -> the plane the acquisition would give (G_hl of paper 000's CycleGAN).
+``"critic"``
+    Image -> realism score(s) for adversarial training (one per sample or one per patch).
+``"vae"``
+    Variational auto-encoder of slices; its forward reconstructs the input (paper 003, stage I).
+``"feature-extractor"``
+    Image -> feature maps, for a perceptual loss (VGG19).
+
+Each entry also declares :attr:`ModelInfo.input_size`, the shape of one sample (channels first,
+without the batch) that its ``"default"`` build accepts, as timm's ``default_cfg['input_size']``
+does; the generic tests (``tests/models/test_every_model.py``) feed it to every network. The
+family's odd-sized default (:data:`DEFAULT_INPUT_SIZES`) serves most entries.
 """
 
 from __future__ import annotations
@@ -39,6 +60,13 @@ from torch import nn
 
 __all__ = [
     "FAMILIES",
+    "ROLES",
+    "RECONSTRUCTION",
+    "DEGRADATION",
+    "CRITIC",
+    "VAE",
+    "FEATURE_EXTRACTOR",
+    "DEFAULT_INPUT_SIZES",
     "CONVENTIONS",
     "PREUPSAMPLED",
     "ONE_AXIS_UPSAMPLING",
@@ -56,6 +84,16 @@ ARBITRARY_SCALE = "arbitrary-scale"
 CONVENTIONS = (PREUPSAMPLED, ONE_AXIS_UPSAMPLING, ARBITRARY_SCALE)
 FAMILIES = ("2d", "3d")
 
+RECONSTRUCTION = "reconstruction"
+DEGRADATION = "degradation"
+CRITIC = "critic"
+VAE = "vae"
+FEATURE_EXTRACTOR = "feature-extractor"
+ROLES = (RECONSTRUCTION, DEGRADATION, CRITIC, VAE, FEATURE_EXTRACTOR)
+
+#: One sample per family: odd sizes, a multiple of no window or pooling size, small enough for a CPU.
+DEFAULT_INPUT_SIZES = {"2d": (1, 37, 45), "3d": (1, 9, 11, 7)}
+
 
 @dataclass(frozen=True)
 class ModelInfo:
@@ -63,39 +101,63 @@ class ModelInfo:
 
     name: str
     family: str
+    role: str
     conventions: tuple[str, ...]
     presets: Mapping[str, Mapping[str, Any]]
+    input_size: tuple[int, ...]
     paper: str
     summary: str
     builder: Callable[..., nn.Module] = field(repr=False, compare=False)
 
     @property
-    def convention(self) -> str:
-        """The convention of the default build (``scale=1`` where a model has a scale)."""
-        return self.conventions[0]
+    def convention(self) -> str | None:
+        """The convention of the default build (``scale=1`` where a model has a scale); ``None``
+        for a network that is not a reconstruction network."""
+        return self.conventions[0] if self.conventions else None
 
 
 _REGISTRY: dict[str, ModelInfo] = {}
+
+
+def _checked_conventions(role: str, conventions: tuple[str, ...] | None) -> tuple[str, ...]:
+    """Reconstruction networks need at least one known convention; other roles have none."""
+    if role != RECONSTRUCTION:
+        if conventions:
+            raise ValueError(f"only reconstruction networks have conventions; a {role} has none")
+        return ()
+    conventions = (PREUPSAMPLED,) if conventions is None else tuple(conventions)
+    if not conventions or any(c not in CONVENTIONS for c in conventions):
+        raise ValueError(f"conventions must be a non-empty subset of {CONVENTIONS}, got {conventions!r}")
+    return conventions
 
 
 def register_model(
     name: str,
     *,
     family: str,
+    role: str = RECONSTRUCTION,
     presets: Mapping[str, Mapping[str, Any]] | None = None,
-    conventions: tuple[str, ...] = (PREUPSAMPLED,),
+    conventions: tuple[str, ...] | None = None,
+    input_size: tuple[int, ...] | None = None,
     paper: str = "",
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    """Class (or factory) decorator adding a model under ``name``.
+    """Class (or factory) decorator adding a network under ``name``.
 
     ``presets`` maps preset names to constructor keywords; ``"default"`` is implicit (``{}``) and
-    may not be redefined, so the default is always the constructor's own defaults.
+    may not be redefined, so the default is always the constructor's own defaults, by house rule
+    the smallest size. ``conventions`` (reconstruction networks only) defaults to
+    ``("preupsampled",)``; ``input_size`` (one sample, channels first) to the family's entry of
+    :data:`DEFAULT_INPUT_SIZES`.
     """
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
-    bad = [c for c in conventions if c not in CONVENTIONS]
-    if not conventions or bad:
-        raise ValueError(f"conventions must be a non-empty subset of {CONVENTIONS}, got {conventions!r}")
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}, got {role!r}")
+    conventions = _checked_conventions(role, conventions)
+    input_size = tuple(DEFAULT_INPUT_SIZES[family] if input_size is None else input_size)
+    if len(input_size) != len(DEFAULT_INPUT_SIZES[family]):
+        raise ValueError(f"input_size of a {family} network is (C, {'D, ' if family == '3d' else ''}H, W), "
+                         f"got {input_size!r}")
     presets = dict(presets or {})
     if "default" in presets:
         raise ValueError("preset 'default' is implicit (the constructor defaults); do not redefine it")
@@ -109,8 +171,10 @@ def register_model(
         _REGISTRY[name] = ModelInfo(
             name=name,
             family=family,
-            conventions=tuple(conventions),
+            role=role,
+            conventions=conventions,
             presets=MappingProxyType(table),
+            input_size=input_size,
             paper=paper,
             summary=doc[0] if doc else "",
             builder=builder,
@@ -120,9 +184,14 @@ def register_model(
     return decorator
 
 
-def list_models(family: str | None = None) -> list[str]:
-    """Registered model names, sorted; ``family`` ('2d' or '3d') filters."""
-    return sorted(n for n, i in _REGISTRY.items() if family is None or i.family == family)
+def list_models(family: str | None = None, role: str | None = RECONSTRUCTION) -> list[str]:
+    """Registered network names, sorted; ``family`` ('2d' or '3d') and ``role`` filter.
+
+    By default the reconstruction networks only (the architectures ``train`` and ``reconstruct``
+    accept); ``role=None`` lists every network, critics and the rest included.
+    """
+    return sorted(n for n, i in _REGISTRY.items()
+                  if (family is None or i.family == family) and (role is None or i.role == role))
 
 
 def model_info(name: str) -> ModelInfo:
@@ -130,7 +199,8 @@ def model_info(name: str) -> ModelInfo:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise ValueError(f"unknown model {name!r}; registered models: {', '.join(list_models())}") from None
+        known = ", ".join(list_models(role=None))
+        raise ValueError(f"unknown model {name!r}; registered models: {known}") from None
 
 
 def create_model(name: str, *, preset: str = "default", **kwargs: Any) -> nn.Module:

@@ -8,9 +8,8 @@
   comparison of paper 002's Table 1. ``scale`` up-samples the rows (isovox's one-axis
   convention, like EDSR); ``col_scale`` the columns too, for 2D image tasks such as the x2
   task of the paper (``scale=2, col_scale=2``). With both 1 it is a pre-upsampled refiner.
-* :class:`SRGANDiscriminator`: LeakyReLU conv stack, adaptive average pooling, sigmoid (paper
-  002, Fig. 5). Not in the registry (it is not a reconstruction network); build it with
-  :func:`create_discriminator`.
+* :class:`SRGANDiscriminator` (``srgan-discriminator``, role ``"critic"``): LeakyReLU conv stack,
+  adaptive average pooling, sigmoid (paper 002, Fig. 5).
 
 Trunk (paper 002, Fig. 4; Ledig et al. sec. 2.2): 9x9 conv + PReLU; ``n_blocks`` residual blocks
 (conv-BN-PReLU-conv-BN, identity skip); conv-BN; a long skip from the head. Choices written down:
@@ -32,7 +31,7 @@ Trunk (paper 002, Fig. 4; Ledig et al. sec. 2.2): 9x9 conv + PReLU; ``n_blocks``
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -40,10 +39,9 @@ from torch import nn
 
 from .layers import conv
 from .meta_upscale import MetaUpscale, as_scale_pair, output_positions
-from .registry import ARBITRARY_SCALE, ONE_AXIS_UPSAMPLING, PREUPSAMPLED, register_model
+from .registry import ARBITRARY_SCALE, CRITIC, ONE_AXIS_UPSAMPLING, PREUPSAMPLED, register_model
 
-__all__ = ["MetaSRGAN", "SRGAN", "SRGANDiscriminator", "DISCRIMINATOR_PRESETS", "create_discriminator",
-           "AxisPixelShuffle", "interpolate_to"]
+__all__ = ["MetaSRGAN", "SRGAN", "SRGANDiscriminator", "AxisPixelShuffle", "interpolate_to"]
 
 
 class ResidualBlock(nn.Module):
@@ -188,13 +186,13 @@ class SRGAN(nn.Module):
         return x + y if self.residual else y
 
 
-#: Constructor keywords by preset; 'paper' is SRGAN's discriminator (64 ... 512 filters, 1024 dense).
-DISCRIMINATOR_PRESETS: dict[str, dict[str, Any]] = {
-    "default": {},
-    "paper": {"n_feats": 64, "n_stages": 4, "dense_features": 1024},
-}
-
-
+@register_model(
+    "srgan-discriminator",
+    family="2d",
+    role=CRITIC,
+    presets={"paper": {"n_feats": 64, "n_stages": 4, "dense_features": 1024}},  # 64 ... 512 filters
+    paper="Ledig et al. 2017 (SRGAN's D), with adaptive pooling as in paper 002 Fig. 5",
+)
 class SRGANDiscriminator(nn.Module):
     """SRGAN's discriminator with adaptive average pooling (paper 002, Fig. 5): image -> P(real).
 
@@ -234,11 +232,5 @@ class SRGANDiscriminator(nn.Module):
         return torch.sigmoid(self.logits(x))
 
 
-def create_discriminator(preset: str = "default", **kwargs: Any) -> SRGANDiscriminator:
-    """:class:`SRGANDiscriminator` from a preset of :data:`DISCRIMINATOR_PRESETS`, keywords overriding."""
-    if preset not in DISCRIMINATOR_PRESETS:
-        raise ValueError(f"discriminator has no preset {preset!r}; presets: {', '.join(DISCRIMINATOR_PRESETS)}")
-    resolved = {**DISCRIMINATOR_PRESETS[preset], **kwargs}
-    model = SRGANDiscriminator(**resolved)
-    model.build_config = {"name": "srgan-discriminator", "preset": preset, "kwargs": resolved}
-    return model
+# A shorthand for callers written before the registry held the discriminator; new code calls
+# create_model directly.

@@ -44,36 +44,24 @@ warm-up iterations (batch 16, lr 1e-3) a 32x32 VAE reconstructs with a mean abso
 (16 pixels per number) is also closer to what a CPU budget can fit than the paper's 128 pixels
 per number. Planes are handled in tiles of ``slice_size`` (:mod:`isovox.latent`).
 
-These networks are not in the model registry: the registry's generic tests treat every model as
-a reconstruction network (output shaped like the input), which neither is. Build them with
-:func:`create_vae` and :func:`create_slice_critic`, which attach ``build_config`` like
-:func:`isovox.models.registry.create_model`.
+Both are registered: ``slice_vae`` (role ``"vae"``) and ``slice_critic`` (role ``"critic"``), so
+they are no architecture ``train`` or ``reconstruct`` accepts; build them with
+``create_model("slice_vae", preset=...)`` and ``create_model("slice_critic", preset=...)``.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
-__all__ = ["SliceVAE", "PatchCritic", "VAE_PRESETS", "CRITIC_PRESETS", "create_vae", "create_slice_critic"]
+from .registry import CRITIC, VAE, register_model
+
+__all__ = ["SliceVAE", "PatchCritic"]
 
 XUAN = "Xuan et al., paper 003, sections 2.2 and 3.1"
 SLOPE = 0.2
 LOGVAR_LIMIT = 10.0
-
-#: Constructor keywords by preset ('default' = the constructor's CPU defaults).
-VAE_PRESETS: dict[str, dict[str, Any]] = {
-    "default": {},
-    "paper": {"slice_size": 256, "latent": 512, "n_blocks": 6, "n_feats": 32, "max_feats": 512,
-              "spectral_norm": True},
-}
-CRITIC_PRESETS: dict[str, dict[str, Any]] = {
-    "default": {},
-    "paper": {"n_feats": 64},
-}
 
 
 def _widths(n_blocks: int, n_feats: int, max_feats: int) -> list[int]:
@@ -109,6 +97,15 @@ def _block(in_channels: int, out_channels: int) -> list[nn.Module]:
             *_act_norm_conv(out_channels, out_channels)]
 
 
+@register_model(
+    "slice_vae",
+    family="2d",
+    role=VAE,
+    presets={"paper": {"slice_size": 256, "latent": 512, "n_blocks": 6, "n_feats": 32, "max_feats": 512,
+                       "spectral_norm": True}},
+    input_size=(1, 32, 32),               # the default slice_size: the VAE takes square slices of it
+    paper=XUAN,
+)
 class SliceVAE(nn.Module):
     """Encoder ``E_phi`` and decoder ``D_theta`` of paper 003 (see the module docstring).
 
@@ -168,6 +165,7 @@ class SliceVAE(nn.Module):
         return self.decode(self.encode(x)[0])
 
 
+@register_model("slice_critic", family="2d", role=CRITIC, presets={"paper": {"n_feats": 64}}, paper=XUAN)
 class PatchCritic(nn.Module):
     """PatchGAN critic ``H_omega`` (paper 003 section 3.1): slices (N, 1, H, W) -> scores (N, 1).
 
@@ -193,20 +191,5 @@ class PatchCritic(nn.Module):
         return self.net(x)
 
 
-def _create(cls: type, table: dict, name: str, preset: str, kwargs: dict) -> nn.Module:
-    if preset not in table:
-        raise ValueError(f"{name} has no preset {preset!r}; presets: {', '.join(table)}")
-    resolved = {**table[preset], **kwargs}
-    network = cls(**resolved)
-    network.build_config = {"name": name, "preset": preset, "kwargs": resolved}
-    return network
-
-
-def create_vae(preset: str = "default", **kwargs: Any) -> SliceVAE:
-    """:class:`SliceVAE` from a preset of :data:`VAE_PRESETS`, keywords overriding."""
-    return _create(SliceVAE, VAE_PRESETS, "slice_vae", preset, kwargs)
-
-
-def create_slice_critic(preset: str = "default", **kwargs: Any) -> PatchCritic:
-    """:class:`PatchCritic` from a preset of :data:`CRITIC_PRESETS`, keywords overriding."""
-    return _create(PatchCritic, CRITIC_PRESETS, "slice_critic", preset, kwargs)
+# Shorthands for callers written before the registry held these networks; new code calls
+# create_model directly.

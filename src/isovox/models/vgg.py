@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import IsovoxError
+from .registry import FEATURE_EXTRACTOR, create_model, register_model
 
 __all__ = ["VGG19", "VGG19_LAYOUT", "load_vgg19", "PerceptualLoss"]
 
@@ -39,6 +40,10 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+# One size only, the paper's, so "paper" is the default: every registered network has both names.
+# Five 2x2 max pools need at least 32x32 pixels to leave one.
+@register_model("vgg19", family="2d", role=FEATURE_EXTRACTOR, presets={"paper": {}}, input_size=(3, 32, 32),
+                paper="Simonyan and Zisserman 2014 (VGG19), the perceptual loss of paper 002 eq. 5")
 class VGG19(nn.Module):
     """The convolutional part of torchvision's VGG19: ``features`` with the same layer indices
     (conv, ReLU, ..., max pool; 37 layers), so its state-dict keys are torchvision's."""
@@ -77,7 +82,7 @@ def load_vgg19(path: str | Path) -> VGG19:
     if not isinstance(state, dict):
         raise IsovoxError(f"{path} holds a {type(state).__name__}, not a state dict of VGG19 weights")
     features = {k: v for k, v in state.items() if k.startswith("features.")}
-    net = VGG19()
+    net = create_model("vgg19")
     expected = net.state_dict()
     missing = sorted(set(expected) - set(features), key=_layer_order)
     unexpected = sorted(set(features) - set(expected))
