@@ -11,13 +11,24 @@ def anisotropic(spacing=(4, 1, 1), shape=(8, 10, 10), dtype=np.uint8):
     return Volume(data, spacing, "nm")
 
 
+def axis_and_target(grid):
+    return grid.axis, grid.target
+
+
 def test_default_target_is_the_lateral_spacing_on_the_lowres_axis_only():
-    assert reconstruction_grid(anisotropic((50, 4, 5))) == (0, (4, 4, 5))
-    assert reconstruction_grid(anisotropic((1, 1, 4))) == (2, (1, 1, 1))
+    assert axis_and_target(reconstruction_grid(anisotropic((50, 4, 5)))) == (0, (4, 4, 5))
+    assert axis_and_target(reconstruction_grid(anisotropic((1, 1, 4)))) == (2, (1, 1, 1))
 
 
 def test_scalar_target_applies_to_the_lowres_axis():
-    assert reconstruction_grid(anisotropic((50, 4, 4)), 10) == (0, (10, 4, 4))
+    assert axis_and_target(reconstruction_grid(anisotropic((50, 4, 4)), 10)) == (0, (10, 4, 4))
+
+
+def test_grid_knows_its_factors_shape_and_output_spacing():
+    grid = reconstruction_grid(anisotropic((50, 4, 5)))
+    assert grid.factors == (12.5, 1.0, 1.0) and grid.factor == 12.5 and grid.refined == (0,)
+    assert grid.output_shape((3, 7, 9)) == (26, 7, 9)
+    assert grid.output_spacing == (4, 4, 5)
 
 
 def test_reconstruct_keeps_dtype_and_reaches_target():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from isovox.errors import IsovoxError
-from isovox.pairs import LateralPairs, normalise
+from isovox.pairs import LateralPairs
 from isovox.unpaired import UnpairedPatches
 from isovox.volume import Volume
 
@@ -16,8 +16,7 @@ def coordinates(shape=(20, 48, 40), spacing=(4.0, 1.0, 1.0)) -> Volume:
 
 
 def raw(patches, sampler):
-    norm = sampler.normalisation
-    return np.rint(patches * (norm["high"] - norm["low"]) + norm["low"]).astype(np.int64)
+    return np.rint(sampler.normalisation.invert(np.array(patches, np.float32))).astype(np.int64)
 
 
 def test_axial_patches_are_real_sections_with_the_lateral_field_of_view():
@@ -47,7 +46,7 @@ def test_sharp_patches_are_lateral_and_normalised_like_lateral_pairs():
     assert np.all(z == z[:, :1, :1])                                      # one lateral plane each
     lateral = sharp % 10000
     assert set(np.unique(np.abs(np.diff(lateral, axis=1)))) <= {1, 100}   # dihedral: x or y on rows
-    np.testing.assert_allclose(normalise(volume.numpy(), sampler.normalisation).min(), 0.0, atol=0.01)
+    np.testing.assert_allclose(sampler.normalisation.apply(volume.numpy()).min(), 0.0, atol=0.01)
 
 
 def test_batches_are_a_pure_function_of_the_iteration():

@@ -2,8 +2,7 @@ import numpy as np
 import pytest
 
 from isovox.errors import IsovoxError
-from isovox.volume import (Volume, input_positions, lowres_axis, output_length, resampling_factor,
-                           target_spacing_for)
+from isovox.volume import Volume, input_positions, lowres_axis, output_length, resampling_factor
 
 
 def make(shape=(4, 5, 6), spacing=(3.0, 1.0, 1.0), **kw):
@@ -97,5 +96,3 @@ def test_in_unit_converts_spacing_and_origin():
     assert vol.spacing == pytest.approx((0.04, 0.004, 0.004)) and vol.origin[0] == pytest.approx(0.1)
 
 
-def test_target_spacing_default_is_finest():
-    assert target_spacing_for(make(spacing=(40, 4, 5)), None) == (4, 4, 4)

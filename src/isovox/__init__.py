@@ -20,6 +20,7 @@ _EXPORTS = {
     "simulate": "isovox.simulation",
     "reconstruct": "isovox.reconstruction",
     "reconstruct_with_uncertainty": "isovox.reconstruction",
+    "open_model": "isovox.reconstruction",
     "assess": "isovox.assess",
     "detect_defects": "isovox.defects",
     "estimate_acquisition": "isovox.acquisition",

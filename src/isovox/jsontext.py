@@ -21,6 +21,8 @@ def plain(value: Any) -> Any:
     """``value`` as plain JSON data: dicts, lists, str, int, finite float, bool or None."""
     if isinstance(value, dict):
         return {str(key): plain(item) for key, item in value.items()}
+    if hasattr(value, "to_dict") and callable(value.to_dict):     # a value type (Normalisation)
+        return plain(value.to_dict())
     if isinstance(value, (list, tuple, set, np.ndarray)):
         items = value.tolist() if isinstance(value, np.ndarray) else list(value)
         return [plain(item) for item in items]

@@ -43,7 +43,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .device import model_device
 from .errors import IsovoxError
+from .intensity import Normalisation
 from .resample import apply_along_axis, resampling_matrix
 from .volume import Volume, axis_index, output_length
 
@@ -127,15 +129,11 @@ class PlaneTiles:
 
 # --- encode and decode many tiles -----------------------------------------------------------------
 
-def _device_of(vae: torch.nn.Module) -> torch.device:
-    return next(vae.parameters()).device
-
-
 @torch.no_grad()
 def _encode(vae: torch.nn.Module, tiles: np.ndarray, batch_size: int) -> np.ndarray:
     """Posterior means of tiles (..., S, S) -> (..., latent)."""
     flat = tiles.reshape(-1, 1, *tiles.shape[-2:])
-    device = _device_of(vae)
+    device = model_device(vae)
     codes = [vae.encode(torch.from_numpy(np.ascontiguousarray(flat[i:i + batch_size])).to(device))[0].cpu()
              for i in range(0, len(flat), batch_size)]
     return torch.cat(codes).numpy().reshape(*tiles.shape[:-2], -1)
@@ -145,7 +143,7 @@ def _encode(vae: torch.nn.Module, tiles: np.ndarray, batch_size: int) -> np.ndar
 def _decode(vae: torch.nn.Module, codes: np.ndarray, batch_size: int) -> np.ndarray:
     """Tiles (..., S, S) from codes (..., latent)."""
     flat = codes.reshape(-1, codes.shape[-1])
-    device = _device_of(vae)
+    device = model_device(vae)
     tiles = [vae.decode(torch.from_numpy(np.ascontiguousarray(flat[i:i + batch_size])).to(device)).cpu()
              for i in range(0, len(flat), batch_size)]
     size = vae.slice_size
@@ -200,18 +198,20 @@ def synthesize_slices(vae: torch.nn.Module, planes: np.ndarray, factor: float, *
     return out
 
 
-def synthesize_volume(vae: torch.nn.Module, volume: Volume, factor: float, axis: int | str, norm: dict, *,
+def synthesize_volume(vae: torch.nn.Module, volume: Volume, factor: float, axis: int | str,
+                      norm: Normalisation | dict, *,
                       mode: str = "residual", overlap: int | None = None, batch_size: int = 64) -> Volume:
     """The synthesized HR volume of ``volume`` (slices along ``axis``), float32, original units.
 
-    ``norm`` = ``{'low', 'high'}`` maps intensities to the VAE's range and back. The result lies
+    ``norm`` (a :class:`~isovox.intensity.Normalisation` or its card form ``{'low', 'high'}``)
+    maps intensities to the VAE's range and back. The result lies
     on the grid of :mod:`isovox.volume` (spacing along ``axis`` divided by ``factor``, origin kept).
     """
     axis = axis_index(axis)
-    scale = norm["high"] - norm["low"]
-    planes = (np.moveaxis(np.asarray(volume.data, dtype=np.float32), axis, 0) - norm["low"]) / scale
+    norm = Normalisation.from_dict(norm)
+    planes = norm.apply(np.moveaxis(np.asarray(volume.data), axis, 0))
     slices = synthesize_slices(vae, planes, factor, mode=mode, overlap=overlap, batch_size=batch_size)
-    data = np.moveaxis(slices * scale + norm["low"], 0, axis)
+    data = np.moveaxis(norm.invert(slices), 0, axis)
     grid = [1.0, 1.0, 1.0]
     grid[axis] = 1.0 / factor
     return volume.on_new_grid(np.ascontiguousarray(data, dtype=np.float32), scale=grid)

@@ -15,8 +15,8 @@ with the low-resolution volume interpolated (cubic) onto the ground truth's grid
 Choices written down (the paper gives no numbers):
 
 - Intensities are normalised with the 0.1 and 99.9 percentiles of the (low-resolution) volume,
-  ``(value - low) / (high - low)``, not clipped; the same ``{'low', 'high'}`` goes into the
-  model card so reconstruction normalises identically.
+  ``(value - low) / (high - low)``, not clipped (:class:`isovox.intensity.Normalisation`); the
+  same range goes into the model card so reconstruction normalises identically.
 - Sample ``k`` of a degraded patch sits at patch row ``k * factor`` (offset 0); the random patch
   position supplies the phase relative to the volume. Recipe borders are mirrored at the patch
   edge (:mod:`isovox.degrade.functional`).
@@ -47,30 +47,14 @@ from .degrade import functional as F
 from .degrade.random import RandomCompose, RandomGaussianNoise, RandomPoissonNoise, RandomSectionArtifacts
 from .degrade.recipes import check_factor, check_recipe, recipe_ops
 from .errors import IsovoxError
+from .intensity import PERCENTILES, Normalisation
 from .resample import apply_along_axis, resampling_matrix
-from .volume import (AXIS_NAMES, Volume, axis_index, check_finite, input_positions, lowres_axis, output_length,
+from .volume import (AXIS_NAMES, Volume, axis_index, input_positions, lateral_spacing, lowres_axis, output_length,
                      resampling_factor)
 
-PERCENTILES = (0.1, 99.9)
 MIN_LOWRES_ROWS = 3            # fewer rows per patch leave cubic interpolation nothing to work with
-_SAMPLE_VOXELS = 1 << 22       # voxels read to estimate the percentiles of a large volume
 _VALIDATION_STREAM = 7919      # seeds the validation pairs apart from the training batches
 Batch = tuple[np.ndarray, np.ndarray]
-
-
-def intensity_range(volume: Volume, percentiles: Sequence[float] = PERCENTILES) -> dict:
-    """``{'low', 'high', 'percentiles'}`` of ``volume`` (a strided subsample if it is large)."""
-    step = max(1, math.ceil((np.prod(volume.shape) / _SAMPLE_VOXELS) ** (1 / 3)))
-    sample = np.asarray(volume.data[::step, ::step, ::step], dtype=np.float32)
-    check_finite(sample)
-    low, high = (float(v) for v in np.percentile(sample, percentiles))
-    if not high > low:                   # flat data: any scale works, keep it defined
-        high = low + 1.0
-    return {"low": low, "high": high, "percentiles": [float(p) for p in percentiles]}
-
-
-def normalise(values: np.ndarray, norm: dict) -> np.ndarray:
-    return ((np.asarray(values, dtype=np.float32) - norm["low"]) / (norm["high"] - norm["low"])).astype(np.float32)
 
 
 def dihedral(patches: np.ndarray, codes: np.ndarray) -> np.ndarray:
@@ -140,7 +124,7 @@ class LateralPairs:
         self.patch_size, self.thickness = int(patch_size), thickness
         self.lowres_spacing = volume.spacing[self.axis]
         self.factor, self.target_spacing = self._grid(factor, target_spacing)
-        self.normalisation = intensity_range(volume, percentiles)
+        self.normalisation = Normalisation.measure(volume, percentiles)
         self.augmenters = _augmenters(noise, poisson, artifacts)
         self.augment_probability = float(augment_probability)
         if not 0 <= self.augment_probability <= 1:
@@ -157,7 +141,7 @@ class LateralPairs:
 
     # --- geometry -------------------------------------------------------------------------
     def _grid(self, factor: float | None, target: float | None) -> tuple[float, float]:
-        lateral = min(self.volume.spacing[a] for a in self.plane_axes)
+        lateral = lateral_spacing(self.volume.spacing, self.axis)
         if self.lowres_spacing <= lateral * (1 + 1e-3):
             raise IsovoxError(f"axis {AXIS_NAMES[self.axis]} is not coarser than the lateral axes "
                               f"(spacing {self.volume.spacing}); the volume is isotropic along it")
@@ -255,7 +239,7 @@ class LateralPairs:
             index[self.axis] = int(plane)
             index[u], index[v] = slice(starts[0][i], starts[0][i] + Q), slice(starts[1][i], starts[1][i] + Q)
             cut[i] = np.asarray(self.volume.data[tuple(index)], dtype=np.float32)
-        turned = dihedral(normalise(cut, self.normalisation), codes)
+        turned = dihedral(self.normalisation.apply(cut), codes)
         out = np.empty((len(planes), P, P), np.float32)
         for parity in np.unique(codes % 2):
             index = np.flatnonzero(codes % 2 == parity)
@@ -322,15 +306,15 @@ class AxialPairs:
                               f"({ground_truth.describe()}) differ; they must share their lateral grid")
         self.lowres_spacing, self.target_spacing = lowres.spacing[a], ground_truth.spacing[a]
         self.factor = check_factor(resampling_factor(self.lowres_spacing, self.target_spacing))
-        self.normalisation = intensity_range(lowres, percentiles)
+        self.normalisation = Normalisation.measure(lowres, percentiles)
         n_lr = lowres.shape[a]
-        up = apply_along_axis(normalise(lowres.numpy(), self.normalisation),
+        up = apply_along_axis(self.normalisation.apply(lowres.numpy()),
                               resampling_matrix(n_lr, input_positions(n_lr, self.factor), "cubic"), a)
         rows = min(up.shape[a], ground_truth.shape[a])
         take = np.arange(rows)
         order = (a, *lateral)                     # arrays as (low-res axis, lateral 0, lateral 1)
         self._input = np.moveaxis(np.take(up, take, axis=a), order, (0, 1, 2))
-        self._target = np.moveaxis(normalise(np.take(ground_truth.numpy(), take, axis=a), self.normalisation),
+        self._target = np.moveaxis(self.normalisation.apply(np.take(ground_truth.numpy(), take, axis=a)),
                                    order, (0, 1, 2))
         P = self.patch_size
         if rows < P:

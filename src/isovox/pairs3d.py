@@ -36,7 +36,8 @@ import numpy as np
 from .degrade import ops as O
 from .degrade.recipes import check_factor, check_recipe, recipe_ops
 from .errors import IsovoxError
-from .pairs import PERCENTILES, Batch, normalise
+from .intensity import PERCENTILES, Normalisation
+from .pairs import Batch
 from .resample import resample
 from .volume import AXIS_NAMES, Volume, axis_index, check_finite
 
@@ -77,20 +78,6 @@ def input_and_target(highres: Volume, recipe: str, axes: Sequence[int], factor: 
     return upsampled, highres.crop((0, 0, 0), upsampled.shape)
 
 
-def pooled_range(volumes: Sequence[Volume], percentiles: Sequence[float] = PERCENTILES) -> dict:
-    """One intensity range for all ``volumes`` (percentiles of their pooled, subsampled voxels)."""
-    samples = []
-    for volume in volumes:
-        step = max(1, int(np.ceil((np.prod(volume.shape) / (1 << 21)) ** (1 / 3))))
-        samples.append(np.asarray(volume.data[::step, ::step, ::step], dtype=np.float32).ravel())
-    pooled = np.concatenate(samples)
-    check_finite(pooled)
-    low, high = (float(v) for v in np.percentile(pooled, percentiles))
-    if not high > low:
-        high = low + 1.0
-    return {"low": low, "high": high, "percentiles": [float(p) for p in percentiles]}
-
-
 class VolumePairs:
     """Aligned (input, target) 3D patches from isotropic HR volumes (see the module docstring).
 
@@ -112,12 +99,12 @@ class VolumePairs:
             raise IsovoxError(f"validation_fraction must lie in [0, 1), got {validation_fraction}")
         self._check_volumes(volumes)
         self.unit = volumes[0].unit
-        self.normalisation = pooled_range(volumes, percentiles)
+        self.normalisation = Normalisation.measure(volumes, percentiles)
         self.inputs, self.targets, self.train_regions, self.validation_regions = [], [], [], []
         for volume in volumes:
             upsampled, target = input_and_target(volume, recipe, self.axes, self.factor, thickness)
-            self.inputs.append(normalise(upsampled.data, self.normalisation))
-            self.targets.append(normalise(target.numpy(), self.normalisation))
+            self.inputs.append(self.normalisation.apply(upsampled.data))
+            self.targets.append(self.normalisation.apply(target.numpy()))
             train, held = self._split(upsampled.shape)
             self.train_regions.append(train)
             self.validation_regions.append(held)

@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import IsovoxError
-from .volume import AXIS_NAMES, Volume, lowres_axis
+from .volume import AXIS_NAMES, Volume, lateral_spacing, lowres_axis
 
 
 def volume_summary(volume: Volume, bad_sections: Sequence[int] = (), detect: bool = True) -> dict:
@@ -26,9 +26,8 @@ def volume_summary(volume: Volume, bad_sections: Sequence[int] = (), detect: boo
         summary["direction"] = np.round(volume.direction, 6).tolist()
     try:
         axis = lowres_axis(volume.spacing)
-        lateral = min(s for a, s in enumerate(volume.spacing) if a != axis)
         summary["low-res axis"] = AXIS_NAMES[axis]
-        summary["factor"] = round(volume.spacing[axis] / lateral, 6)
+        summary["factor"] = round(volume.spacing[axis] / lateral_spacing(volume.spacing, axis), 6)
     except IsovoxError as reason:
         summary["low-res axis"] = f"none ({reason})"
     else:

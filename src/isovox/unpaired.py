@@ -23,7 +23,7 @@ output_length(lowres_rows, factor)`` rows, the first ``rows`` of a sharp patch.
 Choices written down (the paper gives none):
 
 - Intensities: both sides normalised with the 0.1 / 99.9 percentiles of the volume
-  (:func:`isovox.pairs.intensity_range`), as every isovox network sees them.
+  (:class:`isovox.intensity.Normalisation`), as every isovox network sees them.
 - Augmentation of the real low-resolution patches: a random flip of the columns only. Rows are
   never flipped or transposed: an asymmetric section profile must stay as acquired.
 - No validation split: stage one has no paired truth to validate against; the whole volume
@@ -37,7 +37,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .errors import IsovoxError
-from .pairs import PERCENTILES, LateralPairs, normalise
+from .intensity import PERCENTILES
+from .pairs import LateralPairs
 from .volume import AXIS_NAMES, Volume
 
 Batch = tuple[np.ndarray, np.ndarray]
@@ -100,7 +101,7 @@ class UnpairedPatches:
             out[i] = patch if self.axis < columns else patch.T      # rows = the low-resolution axis
         flipped = rng.random(batch) < 0.5
         out[flipped] = out[flipped][:, :, ::-1]
-        return normalise(out, self.normalisation)
+        return self.normalisation.apply(out)
 
     def describe(self) -> dict:
         """JSON-ready description of the patches (for the model card)."""

@@ -228,6 +228,12 @@ def lowres_axis(spacing: Sequence[float], rtol: float = 1e-3) -> int:
     return int(candidates[0])
 
 
+def lateral_spacing(spacing: Sequence[float], axis: int) -> float:
+    """The finest spacing of the two axes other than ``axis``: the default target along ``axis``
+    (one place for what reconstruction, training pairs and ``isovox info`` call the factor)."""
+    return float(min(s for a, s in enumerate(spacing) if a != axis))
+
+
 def axis_index(axis: int | str) -> int:
     """Accept 0/1/2 or 'z'/'y'/'x'."""
     if isinstance(axis, str):
@@ -277,21 +283,6 @@ def output_length(n_in: int, factor: float) -> int:
 def input_positions(n_in: int, factor: float) -> np.ndarray:
     """Input index (float) of every output sample: output ``j`` sits at input ``j / factor``."""
     return np.arange(output_length(n_in, factor), dtype=float) / factor
-
-
-def target_spacing_for(volume: Volume, target: float | Sequence[float] | None) -> tuple[float, float, float]:
-    """Resolve a target spacing: None means isotropic at the finest spacing; a scalar, all axes."""
-    if target is None:
-        return (min(volume.spacing),) * 3  # type: ignore[return-value]
-    if np.ndim(target) == 0:
-        return validate_spacing([float(target)] * 3)  # type: ignore[arg-type]
-    return validate_spacing(target)  # type: ignore[arg-type]
-
-
-def target_shape(volume: Volume, target: Sequence[float]) -> tuple[int, int, int]:
-    """Shape of ``volume`` resampled to spacing ``target`` under the grid convention."""
-    return tuple(output_length(n, resampling_factor(s, t))  # type: ignore[return-value]
-                 for n, s, t in zip(volume.shape, volume.spacing, target))
 
 
 def as_volume(data: Any, spacing: Sequence[float] | None = None, unit: str = "nm", **kwargs: Any) -> Volume:

@@ -10,7 +10,8 @@ from isovox import io
 from isovox.cli import main
 from isovox.errors import IsovoxError
 from isovox.models import create_model
-from isovox.reconstruction.api import check_model_kind
+from isovox.reconstruction.arbitrary import ArbitraryScaleModel
+from isovox.reconstruction.model import RunOptions
 from isovox.reconstruction.precision import check_precision, resolve_precision
 from isovox.reconstruction.tiling import predict_planes
 from isovox.store import ModelCard, save_model
@@ -89,7 +90,7 @@ def test_unknown_precision_and_bf16_arbitrary_scale_are_refused(tmp_path, capsys
     with pytest.raises(IsovoxError, match="unknown precision 'fp16'"):
         check_precision("fp16")
     with pytest.raises(IsovoxError, match="float32 only"):
-        check_model_kind("arbitrary-scale", tta=False, uncertainty=False, precision="bf16")
+        ArbitraryScaleModel.check_options(RunOptions(precision="bf16"))
     source = io.write(smooth_stack(), tmp_path / "lr.tif")
     code = main(["reconstruct", str(source), "-o", str(tmp_path / "iso.tif"), "--precision", "fp16"])
     assert code == 2 and "fp32, bf16, auto" in capsys.readouterr().err

@@ -24,7 +24,7 @@ def test_train_selfsup_writes_a_loadable_model_folder(blobs, tmp_path):
     assert card.method == "selfsup" and card.architecture["name"] == "drcnet"
     assert card.architecture["kwargs"] == TINY
     assert (card.factor, card.lowres_spacing, card.target_spacing, card.unit) == (4.0, 4.0, 1.0, "nm")
-    assert set(card.normalisation) >= {"low", "high"} and card.normalisation["low"] < card.normalisation["high"]
+    assert card.normalisation.low < card.normalisation.high and card.normalisation.percentiles == (0.1, 99.9)
     # the default recipe 'auto' trains for the acquisition estimated from the volume, and says so
     assert card.degradation["recipe"] == card.degradation["estimated_acquisition"]["recipe"]
     assert card.degradation["axis"] == "z"

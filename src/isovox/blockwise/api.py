@@ -27,18 +27,19 @@ from __future__ import annotations
 
 import errno
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
 from ..errors import DiskFull, IsovoxError
-from ..reconstruction.api import ModelOptions, check_model_kind, model_kind
-from ..reconstruction.grid import defect_gaps, lowres_target, reconstruction_grid
+from ..reconstruction.api import check_model_method
+from ..reconstruction.grid import defect_gaps, reconstruction_grid
 from ..reconstruction.precision import DEFAULT_PRECISION, check_precision
 from ..resample import KERNELS, check_method
-from ..volume import Volume, check_intensity_dtype, output_dtype, resampling_factor, same_spacing
-from .compute import ARBITRARY, INTERPOLATION, SLICEWISE, VOLUMETRIC, BlockRecipe
+from ..volume import Volume, check_intensity_dtype, output_dtype
+from .compute import INTERPOLATION, BlockRecipe
 from .execute import BlockJob, execute
 from .plan import make_plan
 from .records import WorkFolder, blockwise_status, file_digest
@@ -60,7 +61,7 @@ def reconstruct_blockwise(input_path_or_volume: str | Path | Volume, output_path
                           channel: int | None = None, overwrite: bool = False, resume: bool = True,
                           progress: bool = True, bad_sections: Sequence[int] = (),
                           detect_defects: bool = True, tta: bool = False, precision: str = DEFAULT_PRECISION,
-                          uncertainty: str | Path | None = None) -> Volume:
+                          uncertainty: str | Path | None = None, levels: int | None = None) -> Volume:
     """Reconstruct block by block into the Zarr directory ``output_path``; returns it, read lazily.
 
     Method, model, target and dtype options are those of :func:`isovox.reconstruct`.
@@ -78,6 +79,8 @@ def reconstruct_blockwise(input_path_or_volume: str | Path | Volume, output_path
     for :func:`isovox.reconstruct`. ``uncertainty``: a second .zarr path for the per-voxel
     standard deviation of the TTA variants (implies ``tta``; as
     :func:`isovox.reconstruction.reconstruct_with_uncertainty`), written block by block too.
+    ``levels``: OME-Zarr pyramid levels of each output, as for :func:`isovox.io.write`, built from
+    the finished full-resolution array chunk by chunk (:mod:`isovox.io.pyramid`).
     """
     outputs = _check_outputs(output_path, uncertainty, overwrite)
     output = outputs[0]
@@ -87,11 +90,10 @@ def reconstruct_blockwise(input_path_or_volume: str | Path | Volume, output_path
     source.gaps = defect_gaps(source.volume, target_spacing, axis, bad_sections, detect_defects)
     if model is None and (tta or uncertainty is not None):
         raise IsovoxError("tta and uncertainty average a network over mirrored planes; they need a model folder")
-    options = ModelOptions(device, batch_size, None, keep_acquired, tta or uncertainty is not None,
-                           check_precision(precision))
-    recipe, factors, reach = _resolve(source.volume, method, model, target_spacing, axis, dtype, options,
-                                      uncertainty is not None)
-    plan = make_plan(source.shape, factors, block_size, **reach)
+    recipe, reach = _resolve(source.volume, method, model, target_spacing, axis, str(dtype), device,
+                             _Asked(batch_size, keep_acquired, tta or uncertainty is not None,
+                                    check_precision(precision), uncertainty is not None))
+    plan = make_plan(source.shape, recipe.grid.factors, block_size, **reach)
     if len(plan) > MAX_BLOCKS:
         raise IsovoxError(f"block size {block_size} cuts the {' x '.join(map(str, plan.output_shape))} output into "
                           f"{len(plan)} blocks (at most {MAX_BLOCKS}: each costs scheduling and a halo); "
@@ -102,7 +104,10 @@ def reconstruct_blockwise(input_path_or_volume: str | Path | Volume, output_path
               "weights": file_digest(Path(model) / "weights.pt") if model is not None else None,
               "plan": {"block_size": list(plan.block_size), "output_shape": list(plan.output_shape),
                        "blocks": len(plan)}}
-    geometry = _output_geometry(source.volume, recipe.target, factors)
+    geometry = recipe.grid.place(source.volume, np.broadcast_to(np.zeros((), source.volume.dtype), (1, 1, 1)))
+    from ..io.pyramid import plan_levels
+
+    plan_levels(plan.output_shape, geometry.spacing, levels)      # a bad request fails before any block
     folders, done = _start_work_folders(outputs, record, plan, recipe.dtype, geometry, resume)
     todo = [block for block in plan.blocks() if block.name not in done]
     label = Path(model).name if model is not None else recipe.method
@@ -120,7 +125,7 @@ def reconstruct_blockwise(input_path_or_volume: str | Path | Volume, output_path
                        f"work folder {removed} was removed: free some space and run again") from None
     summary = {"method": recipe.kind if model is not None else recipe.method, "block_size": list(plan.block_size)}
     for work in folders:
-        work.finish([block.name for block in plan.blocks()], overwrite=overwrite, summary=summary)
+        work.finish([block.name for block in plan.blocks()], overwrite=overwrite, summary=summary, levels=levels)
     from .. import io
 
     return io.read(output, lazy=True)
@@ -178,94 +183,59 @@ def _start_work_folders(outputs: Sequence[Path], record: dict, plan, dtype: str,
     return folders, done or set()
 
 
-def _output_geometry(volume: Volume, target: Sequence[float], factors: Sequence[float]) -> Any:
-    """The output grid as the in-memory code makes it: the requested spacing on resampled axes,
-    the input's elsewhere; the origin and orientation of the input (voxel 0 does not move)."""
-    spacing = tuple(t if f != 1 else s for t, f, s in zip(target, factors, volume.spacing))
-    return volume.replace(data=np.broadcast_to(np.zeros((), volume.dtype), (1, 1, 1)), spacing=spacing)
-
-
 def _kernel_radius(method: str) -> int:
     """Half-width of the interpolation kernel in input samples (nearest reads like linear)."""
     return int(np.ceil(KERNELS[method][1])) if method in KERNELS else 1
 
 
-def _factors(volume: Volume, target: Sequence[float]) -> tuple[float, float, float]:
-    """Per-axis factor, 1 where :func:`isovox.resample.resample` leaves the axis alone."""
-    return tuple(1.0 if same_spacing(s, t) else resampling_factor(s, t)  # type: ignore[return-value]
-                 for s, t in zip(volume.spacing, target))
-
-
 # --- what to compute -------------------------------------------------------------------------------
 
-def _resolve(volume: Volume, method: str, model, target_spacing, axis, dtype, options: ModelOptions,
-             uncertainty: bool) -> tuple[BlockRecipe, tuple, dict]:
-    """(recipe, per-axis factors, how far a block reads: :func:`.plan.make_plan`'s
-    ``kernel_radius``, ``halo`` and ``multiple``) for the requested method."""
-    out_dtype = str(np.dtype(dtype) if dtype is not None else volume.dtype)
+@dataclass(frozen=True)
+class _Asked:
+    """The model options of one blockwise call (checked before any block runs)."""
+
+    batch_size: int | None
+    keep_acquired: bool
+    tta: bool
+    precision: str
+    uncertainty: bool
+
+
+def _resolve(volume: Volume, method: str, model, target_spacing, axis, dtype: str, device: str,
+             asked: _Asked) -> tuple[BlockRecipe, dict]:
+    """(recipe, how far a block reads: :func:`.plan.make_plan`'s ``kernel_radius``, ``halo`` and
+    ``multiple``) for the requested method."""
     if model is None:
         check_method(method)
-        if options.keep_acquired:
+        if asked.keep_acquired:
             raise IsovoxError("keep_acquired applies to model reconstruction; interpolation already "
                               "passes through the acquired slices")
-        lowres, target = reconstruction_grid(volume, target_spacing, axis)
-        recipe = BlockRecipe(INTERPOLATION, method, target, lowres, out_dtype)
-        return recipe, _factors(volume, target), dict(kernel_radius=_kernel_radius(method))
-    return _resolve_model(volume, method, Path(model), target_spacing, axis, out_dtype, options, uncertainty)
+        grid = reconstruction_grid(volume, target_spacing, axis)
+        return BlockRecipe(INTERPOLATION, method, grid, dtype), dict(kernel_radius=_kernel_radius(method))
+    return _resolve_model(volume, method, Path(model), target_spacing, axis, dtype, device, asked)
 
 
-def _resolve_model(volume, method, folder: Path, target_spacing, axis, out_dtype, options: ModelOptions,
-                   uncertainty: bool) -> tuple[BlockRecipe, tuple, dict]:
+def _resolve_model(volume, method, folder: Path, target_spacing, axis, dtype: str, device: str,
+                   asked: _Asked) -> tuple[BlockRecipe, dict]:
     """The model-folder counterpart of :func:`isovox.reconstruct`'s checks, plus how far the
-    network reads: 2D and 3D networks refine the cubic interpolation, so their receptive halo is
-    counted on the output grid, on every axis (in the two axial plane families of a 2D net, each
-    lateral axis is a column axis once); an arbitrary-scale network reads the acquired planes,
-    ``receptive_radius`` low-res rows around the position of each output row."""
-    from ..reconstruction.tiling import receptive_halo, size_multiple
-    from ..store import load_model, read_card
+    network reads (:meth:`~isovox.reconstruction.model.ReconstructionModel.reach`). The driver
+    opens the model on the CPU only to check and measure it; workers open their own."""
+    from ..reconstruction.folder import open_model
+    from ..reconstruction.model import RunOptions
 
-    if method != "cubic":
-        raise IsovoxError(f"method {method!r} does not apply with a model: the network refines the "
-                          "cubic interpolation it was trained on; leave method at 'cubic'")
-    card = read_card(folder)
-    card_kind = model_kind(card)
-    check_model_kind(card_kind, options.tta, uncertainty, options.precision)
-    kind = {"2d": SLICEWISE, "3d": VOLUMETRIC, "arbitrary-scale": ARBITRARY}[card_kind]
-    scalar_target = lowres_target(volume, target_spacing, axis)
-    network, _ = load_model(folder, device="cpu")          # the driver only measures its reach
-    if options.tta and size_multiple(network) > 1:
+    check_model_method(method)
+    model = open_model(folder, device="cpu")
+    options = RunOptions(batch_size=asked.batch_size, keep_acquired=asked.keep_acquired, tta=asked.tta,
+                         precision=asked.precision, progress=False)
+    model.check_options(options, asked.uncertainty)
+    grid = model.grid(volume, target_spacing, axis)
+    reach = model.reach(grid)
+    if asked.tta and reach.multiple > 1:
         # A mirrored region starts its window grid at the region's far end, the whole volume at the
         # volume's: the blocks would not add up to the in-memory result.
-        raise IsovoxError(f"{card.architecture.get('name')} works on a grid of {size_multiple(network)} pixels, "
+        raise IsovoxError(f"{model.card.architecture.get('name')} works on a grid of {reach.multiple} pixels, "
                           "so its mirrored (TTA) planes cannot be cut into blocks exactly; reconstruct in "
                           "memory or without tta")
-    kernel_radius = _kernel_radius("cubic")
-    if kind == VOLUMETRIC:
-        from ..reconstruction.volumetric import check_card3d, receptive_radius3d
-
-        axes, target, _ = check_card3d(volume, card, scalar_target, axis)
-        halo = (receptive_radius3d(network),) * 3
-    elif kind == ARBITRARY:
-        lowres, grid = reconstruction_grid(volume, scalar_target, axis)
-        axes, axis, target = (lowres,), lowres, grid[lowres]
-        if not hasattr(network, "receptive_radius"):
-            raise IsovoxError(f"{folder} holds a fixed-scale network without a receptive radius; "
-                              "it cannot be run block by block")
-        radius = int(network.receptive_radius)
-        halo = tuple(0 if a == lowres else radius for a in range(3))
-        kernel_radius = radius + 1                          # rows floor(j / f) - R to ceil(j / f) + R
-    else:
-        from ..reconstruction.slicewise import check_card
-
-        lowres, target, _ = check_card(volume, card, scalar_target, axis)
-        axes, axis = (lowres,), lowres
-        halo = (receptive_halo(network),) * 3
-    full_target = tuple(target if a in axes else s for a, s in enumerate(volume.spacing))
-    recipe = BlockRecipe(kind, "cubic", full_target, axis, out_dtype, model=str(folder.absolute()),
-                         model_target=target, device=options.device, batch_size=options.batch_size,
-                         keep_acquired=options.keep_acquired, tta=options.tta, precision=options.precision,
-                         uncertainty=uncertainty)
-    reach = dict(kernel_radius=kernel_radius, halo=halo, multiple=size_multiple(network))
-    return recipe, _factors(volume, full_target), reach
-
-
+    recipe = BlockRecipe(model.kind, "cubic", grid, dtype, model=str(folder.absolute()), device=device,
+                         options=options, uncertainty=asked.uncertainty)
+    return recipe, dict(kernel_radius=reach.kernel_radius, halo=reach.halo, multiple=reach.multiple)

@@ -1,14 +1,14 @@
 """Reconstruct one block: read its region, run the in-memory method on it, crop, write.
 
 Each method runs its own in-memory code on the region (:func:`isovox.resample.resample` for
-interpolation, :func:`isovox.reconstruction.slicewise.reconstruct_with_model` for a 2D model
-folder, the volumetric path for a 3D one, :func:`isovox.reconstruction.arbitrary.reconstruct_with_arbitrary_model`
-for an arbitrary-scale one), so a block is the whole-volume result by construction
-(:mod:`.plan` explains why the crop is exact) and no method is implemented twice.
+interpolation, the opened model's :meth:`~isovox.reconstruction.model.ReconstructionModel.run`
+for a model folder of any kind) on the grid computed once for the whole volume, so a block is
+the whole-volume result by construction (:mod:`.plan` explains why the crop is exact) and no
+method is implemented twice.
 
-Models are loaded once per worker: :data:`_MODELS` caches them per (folder, device) at module
+Models are opened once per worker: :data:`_MODELS` caches them per (folder, device) at module
 level, which is per process, so worker threads share one copy, and every worker process (local
-pool or dask.distributed) loads its own on its first block. With CUDA, ``device='auto'`` gives
+pool or dask.distributed) opens its own on its first block. With CUDA, ``device='auto'`` gives
 worker ``i`` the GPU ``i mod (number of GPUs)``, one model per GPU and worker.
 """
 
@@ -23,13 +23,13 @@ from typing import Any
 import numpy as np
 
 from ..reconstruction.ensemble import Reconstruction
-from ..reconstruction.precision import DEFAULT_PRECISION
+from ..reconstruction.grid import Grid
 from ..resample import resample
 from ..volume import Volume
 
-INTERPOLATION, SLICEWISE, VOLUMETRIC, ARBITRARY = "interpolation", "slicewise", "volumetric", "arbitrary"
+INTERPOLATION = "interpolation"
 
-_MODELS: dict[tuple[str, str], tuple[Any, Any]] = {}
+_MODELS: dict[tuple[str, str], Any] = {}
 _MODEL_LOCK = threading.Lock()
 _THREAD_SLOTS = itertools.count()
 _THREAD = threading.local()
@@ -40,36 +40,38 @@ _threads_set = False
 class BlockRecipe:
     """What every block does with its region (small: it is sent with every task).
 
-    ``kind``: :data:`INTERPOLATION`, :data:`SLICEWISE`, :data:`VOLUMETRIC` or :data:`ARBITRARY`; ``method``: the
-    interpolation kernel (cubic under a model); ``target``: the full target spacing (z, y, x) in
-    the input's unit; ``axis``: the low-resolution axis (None for a 3D model that restores the
-    axes it was trained on); ``model``: a model folder path; ``model_target``: the target
-    spacing of the axes a model refines; ``tta``, ``precision``: as for :func:`isovox.reconstruct`;
-    ``uncertainty``: also return the spread of the TTA variants (2D models);
-    ``torch_threads``: threads per worker for torch (None: leave torch's setting, as a
-    dask.distributed worker sets it).
+    ``kind``: :data:`INTERPOLATION` or a model kind ('2d', '3d', 'arbitrary-scale');
+    ``method``: the interpolation kernel (cubic under a model); ``grid``: the whole volume's
+    :class:`~isovox.reconstruction.grid.Grid` (spacing does not change with the crop, so it is
+    every region's too); ``model``: a model folder path; ``options``: the model's
+    :class:`~isovox.reconstruction.model.RunOptions`; ``uncertainty``: also return the spread of
+    the TTA variants (2D models); ``torch_threads``: threads per worker for torch (None: leave
+    torch's setting, as a dask.distributed worker sets it).
     """
 
     kind: str
     method: str
-    target: tuple[float, float, float]
-    axis: int | None
+    grid: Grid
     dtype: str
     model: str | None = None
-    model_target: float | None = None
     device: str = "auto"
-    batch_size: int | None = None
-    keep_acquired: bool = False
-    tta: bool = False
-    precision: str = DEFAULT_PRECISION
+    options: Any = None
     uncertainty: bool = False
     torch_threads: int | None = None
 
+    @property
+    def target(self) -> tuple[float, float, float]:
+        return self.grid.target
+
     def describe(self) -> dict:
         """What identifies the computation in a resume record (not where or how fast it runs)."""
-        return {"kind": self.kind, "method": self.method, "target": list(self.target), "axis": self.axis,
-                "dtype": self.dtype, "model": self.model, "keep_acquired": self.keep_acquired,
-                "tta": self.tta, "precision": self.precision, "uncertainty": self.uncertainty}
+        record = {"kind": self.kind, "method": self.method, "target": list(self.grid.target),
+                  "axis": self.grid.axis, "dtype": self.dtype, "model": self.model,
+                  "uncertainty": self.uncertainty}
+        if self.options is not None:
+            record.update(keep_acquired=self.options.keep_acquired, tta=self.options.tta,
+                          precision=self.options.precision)
+        return record
 
 
 def reconstruct_region(region: Volume, recipe: BlockRecipe) -> Reconstruction:
@@ -77,47 +79,23 @@ def reconstruct_region(region: Volume, recipe: BlockRecipe) -> Reconstruction:
     uncertainty when ``recipe.uncertainty`` (else None)."""
     dtype = np.dtype(recipe.dtype)
     if recipe.kind == INTERPOLATION:
-        return Reconstruction(resample(region, recipe.target, recipe.method, dtype=dtype), None)
-    model, card = cached_model(recipe)
-    options = dict(device=model_device_of(model), dtype=dtype, target_spacing=recipe.model_target,
-                   axis=recipe.axis, keep_acquired=recipe.keep_acquired, batch_size=recipe.batch_size,
-                   progress=False)
-    if recipe.kind == SLICEWISE:
-        from ..reconstruction.slicewise import reconstruct_with_model, reconstruct_with_model_uncertainty
-
-        if recipe.uncertainty:
-            return reconstruct_with_model_uncertainty(region, model, card, precision=recipe.precision, **options)
-        return Reconstruction(reconstruct_with_model(region, model, card, tta=recipe.tta,
-                                                     precision=recipe.precision, **options), None)
-    if recipe.kind == ARBITRARY:                # float32 only: bf16 was refused up front
-        from ..reconstruction.arbitrary import reconstruct_with_arbitrary_model
-
-        return Reconstruction(reconstruct_with_arbitrary_model(region, model, card, **options), None)
-    from ..reconstruction.volumetric import reconstruct_with_model3d
-
-    return Reconstruction(reconstruct_with_model3d(region, model, card, precision=recipe.precision, **options),
-                          None)
+        return Reconstruction(resample(region, recipe.grid.target, recipe.method, dtype=dtype), None)
+    return cached_model(recipe).run(region, recipe.grid, dtype, recipe.options, recipe.uncertainty)
 
 
 # --- models, once per worker -----------------------------------------------------------------------
 
-def cached_model(recipe: BlockRecipe) -> tuple[Any, Any]:
-    """(network, card) of ``recipe.model`` on this worker's device, loaded on first use."""
+def cached_model(recipe: BlockRecipe) -> Any:
+    """The opened ``recipe.model`` on this worker's device, opened on first use."""
     device = worker_device(recipe.device)
     key = (str(recipe.model), str(device))
     with _MODEL_LOCK:
         if key not in _MODELS:
-            from ..store import load_model
+            from ..reconstruction.folder import open_model
 
             _set_torch_threads(recipe.torch_threads)
-            _MODELS[key] = load_model(recipe.model, device=device)
+            _MODELS[key] = open_model(recipe.model, device=device)
         return _MODELS[key]
-
-
-def model_device_of(model: Any) -> Any:
-    from ..reconstruction.tiling import model_device
-
-    return model_device(model)
 
 
 def _set_torch_threads(threads: int | None) -> None:

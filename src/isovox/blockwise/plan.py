@@ -181,12 +181,6 @@ class BlockPlan:
         for index in itertools.product(*(range(n) for n in self.grid_shape)):
             yield self.block(index)
 
-    def largest_region(self) -> tuple[int, int, int]:
-        """Input shape of the largest region (an interior block's), for memory estimates."""
-        middle = [min(n // 2, n - 1) for n in self.grid_shape]
-        block = self.block(middle)
-        return tuple(b - a for a, b in zip(block.region_start, block.region_stop))  # type: ignore[return-value]
-
 
 def make_plan(input_shape: Sequence[int], factors: Sequence[float], block_size: int | Sequence[int], *,
               kernel_radius: int = 0, halo: int | Sequence[int] = 0, multiple: int = 1) -> BlockPlan:

@@ -1,6 +1,7 @@
 """Arbitrary-scale reconstruction: one model folder, any target spacing (Meta-SRGAN, paper 002).
 
-:func:`reconstruct_arbitrary` runs a network trained by
+:class:`ArbitraryScaleModel` (opened by :func:`.folder.open_model`; :func:`reconstruct_arbitrary` opens and
+runs a folder in one call) runs a network trained by
 :func:`isovox.training.recipes.arbitrary_scale.train_arbitrary_scale` slice-wise, like
 :mod:`.slicewise`, with one difference: the network receives the *acquired* axial planes (rows =
 the low-resolution axis, not interpolated) and the factor ``spacing / target`` per call, so the
@@ -35,24 +36,18 @@ import torch
 from ..errors import IsovoxError
 from ..models.meta_upscale import output_length
 from ..progress import progress_bar
-from ..resample import cast_to_dtype
-from ..runtime import tune_cpu_allocator
+from ..device import resolve_device
 from ..store import load_model, read_card
-from ..volume import PLANE_AXES, Volume, check_finite, planes_containing, resampling_factor
-from .grid import lowres_target, reconstruction_grid
-from .slicewise import acquired_indices, auto_batch_size, resolve_device
+from ..volume import PLANE_AXES, Volume, planes_containing
+from .grid import Grid, lowres_target, reconstruction_grid
+from .model import Prediction, Reach, ReconstructionModel, RunOptions
+from .slicewise import auto_batch_size
+from .tiling import size_multiple
 
-__all__ = ["reconstruct_arbitrary", "predict_scaled_planes"]
+__all__ = ["ArbitraryScaleModel", "reconstruct_arbitrary", "predict_scaled_planes"]
 
 METHOD = "arbitrary-scale"
 _RANGE_TOLERANCE = 1e-6
-
-
-def _target(volume: Volume, target_spacing, axis) -> tuple[int, float]:
-    """(low-res axis, its target spacing); three values must leave the other axes unchanged."""
-    lowres, _ = reconstruction_grid(volume, None, axis)
-    _, grid = reconstruction_grid(volume, lowres_target(volume, target_spacing, axis), lowres)
-    return lowres, grid[lowres]
 
 
 def _check_range(factor: float, card) -> None:
@@ -97,6 +92,61 @@ def predict_scaled_planes(network: torch.nn.Module, planes: np.ndarray, factor: 
     return out
 
 
+class ArbitraryScaleModel(ReconstructionModel):
+    """A Meta-Upscale network (or a fixed-scale SRGAN) run over the acquired axial planes."""
+
+    kind = METHOD
+    bytes_per_voxel = 12       # the running sum, the cast result, the input planes
+
+    def grid(self, volume: Volume, target_spacing=None, axis=None) -> Grid:
+        """Any factor (a warning outside the trained range); a fixed-scale network needs its own."""
+        lowres = reconstruction_grid(volume, None, axis).axis
+        grid = reconstruction_grid(volume, lowres_target(volume, target_spacing, axis), lowres)
+        _check_range(grid.factor, self.card)
+        if getattr(self.network, "convention", None) != METHOD:
+            _fixed_scale_check(self.network, grid.factor)
+        return grid
+
+    @classmethod
+    def check_options(cls, options: RunOptions, uncertainty: bool = False) -> None:
+        super().check_options(options, uncertainty)
+        if options.precision == "bf16":
+            raise IsovoxError("arbitrary-scale models run in float32 only; use precision fp32 or auto")
+
+    def reach(self, grid: Grid) -> Reach:
+        """The network reads ``receptive_radius`` acquired pixels around each output position
+        (rows ``floor(j / f) - R`` to ``ceil(j / f) + R``): a halo on the lateral axes only, and
+        one more row than that along the low-resolution axis."""
+        if not hasattr(self.network, "receptive_radius"):
+            raise IsovoxError(f"{self.folder} holds a fixed-scale network without a receptive radius; "
+                              "it cannot be run block by block")
+        radius = int(self.network.receptive_radius)
+        halo = tuple(0 if a == grid.axis else radius for a in range(3))
+        return Reach(halo, kernel_radius=radius + 1, multiple=size_multiple(self.network))  # type: ignore[arg-type]
+
+    def _predict(self, normalised: np.ndarray, volume: Volume, grid: Grid, options: RunOptions,
+                 spread: bool) -> Prediction:
+        lowres, factor, device = grid.axis, grid.factor, self.device
+        fused = np.zeros(grid.output_shape(volume.shape), np.float32)
+        families = planes_containing(lowres)
+        total = sum(volume.shape[PLANE_AXES[f]] for f in families)
+        bar = progress_bar(total, "arbitrary-scale reconstruction", unit="plane") if options.progress \
+            else nullcontext(lambda n: None)
+        with bar as advance:
+            for family in families:
+                stacked = PLANE_AXES[family]
+                order = (stacked, lowres, 3 - stacked - lowres)     # (plane, rows = low-res axis, columns)
+                source = np.moveaxis(normalised, order, (0, 1, 2))
+                sink = np.moveaxis(fused, order, (0, 1, 2))
+                step = options.batch_size or auto_batch_size(options.tile or sink.shape[1:], device)
+                for start in range(0, source.shape[0], step):
+                    sink[start:start + step] += predict_scaled_planes(
+                        self.network, source[start:start + step], factor, tile=options.tile, device=device)
+                    advance(min(step, source.shape[0] - start))
+        fused /= np.float32(len(families))
+        return Prediction(fused)
+
+
 def reconstruct_arbitrary(volume: Volume, folder: str | Path, *, target_spacing: float | Sequence[float] | None = None,
                           axis: int | str | None = None, dtype: str | np.dtype | None = None, device: str = "auto",
                           batch_size: int | None = None, tile: int | Sequence[int] | None = None,
@@ -113,67 +163,17 @@ def reconstruct_arbitrary(volume: Volume, folder: str | Path, *, target_spacing:
     if card.method != METHOD:
         raise IsovoxError(f"{folder} holds a {card.method!r} model; reconstruct_arbitrary needs an "
                           f"'{METHOD}' model (use isovox.reconstruct(volume, model=...) for others)")
-    _check_range(_factor(volume, target_spacing, axis), card)      # before building the network
     network, card = load_model(folder, device=resolve_device(device))
-    return reconstruct_with_arbitrary_model(volume, network, card, target_spacing=target_spacing, axis=axis,
-                                            dtype=dtype, device=device, batch_size=batch_size, tile=tile,
-                                            keep_acquired=keep_acquired, progress=progress)
-
-
-def _factor(volume: Volume, target_spacing, axis) -> float:
-    lowres, target = _target(volume, target_spacing, axis)
-    return resampling_factor(volume.spacing[lowres], target)
+    model = ArbitraryScaleModel(network, card, folder)
+    return model.reconstruct(volume, target_spacing, axis, dtype, batch_size=batch_size, tile=tile,
+                             keep_acquired=keep_acquired, progress=progress)
 
 
 def reconstruct_with_arbitrary_model(volume: Volume, network: torch.nn.Module, card, *,
                                      target_spacing: float | Sequence[float] | None = None,
                                      axis: int | str | None = None, dtype: str | np.dtype | None = None,
-                                     device: str | torch.device = "auto", batch_size: int | None = None,
-                                     tile: int | Sequence[int] | None = None, keep_acquired: bool = False,
-                                     progress: bool = True) -> Volume:
-    """:func:`reconstruct_arbitrary` with a network already loaded (``store.load_model``), e.g. one
-    cached per blockwise worker."""
-    lowres, target = _target(volume, target_spacing, axis)
-    factor = resampling_factor(volume.spacing[lowres], target)
-    _check_range(factor, card)
-    device = resolve_device(device)
-    network.to(device)
-    if getattr(network, "convention", None) != METHOD:
-        _fixed_scale_check(network, factor)
-    low, high = float(card.normalisation["low"]), float(card.normalisation["high"])
-    if not high > low:
-        raise IsovoxError(f"model card normalisation needs high > low, got low {low:g}, high {high:g}")
-    acquired = volume.numpy()
-    check_finite(acquired, "input volume")
-    if device.type == "cpu":
-        tune_cpu_allocator()
-    normalised = (acquired.astype(np.float32) - np.float32(low)) / np.float32(high - low)
-    out_shape = list(volume.shape)
-    out_shape[lowres] = output_length(volume.shape[lowres], factor)
-    fused = np.zeros(out_shape, np.float32)
-    families = planes_containing(lowres)
-    total = sum(volume.shape[PLANE_AXES[f]] for f in families)
-    bar = progress_bar(total, "arbitrary-scale reconstruction", unit="plane") if progress else nullcontext(lambda n: None)
-    with bar as advance:
-        for family in families:
-            stacked = PLANE_AXES[family]
-            order = (stacked, lowres, 3 - stacked - lowres)     # (plane, rows = low-res axis, columns)
-            source = np.moveaxis(normalised, order, (0, 1, 2))
-            sink = np.moveaxis(fused, order, (0, 1, 2))
-            step = batch_size or auto_batch_size(tile or sink.shape[1:], device)
-            for start in range(0, source.shape[0], step):
-                sink[start:start + step] += predict_scaled_planes(network, source[start:start + step], factor,
-                                                                  tile=tile, device=device)
-                advance(min(step, source.shape[0] - start))
-    fused *= np.float32((high - low) / len(families))
-    fused += np.float32(low)
-    data = cast_to_dtype(fused, np.dtype(dtype) if dtype is not None else volume.dtype)
-    del fused
-    if keep_acquired:
-        k_in, k_out = acquired_indices(volume.shape[lowres], factor)
-        put, take = [slice(None)] * 3, [slice(None)] * 3
-        put[lowres], take[lowres] = k_out, k_in
-        data[tuple(put)] = cast_to_dtype(acquired[tuple(take)], data.dtype)
-    scale = [1.0, 1.0, 1.0]
-    scale[lowres] = 1.0 / factor
-    return volume.on_new_grid(data, scale=scale)
+                                     device: str | torch.device = "auto", **options) -> Volume:
+    """:func:`reconstruct_arbitrary` with a network already loaded (``store.load_model``);
+    ``options``: those of :class:`.model.RunOptions`."""
+    model = ArbitraryScaleModel(network, card).to(device)
+    return model.reconstruct(volume, target_spacing, axis, dtype, **options)

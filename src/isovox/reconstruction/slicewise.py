@@ -3,7 +3,7 @@
 Fig. 2 D of A2I-3DEM: "3D interpolation is employed to resize the anisotropic 3DEM data, aligning
 it with the size of the desired 3D isotropic data. Subsequently, the trained network is
 consecutively fed with each slice from the interpolated data's axial plane, and the resultant
-outputs are stacked together". :func:`reconstruct_with_model` does exactly that:
+outputs are stacked together". :class:`SliceModel` (opened from a model folder by :func:`.folder.open_model`) does exactly that:
 
 1. Check the volume against the model card: the spacing ratio along the low-resolution axis must
    be the factor the network was trained for (within 1e-3, relative).
@@ -17,9 +17,11 @@ outputs are stacked together". :func:`reconstruct_with_model` does exactly that:
    and columns = the other in-plane axis, as the network saw its training planes.
    With ``tta=True``, each plane is also predicted mirrored (columns, rows, both) and mirrored
    back (:mod:`.ensemble`): four forward passes per plane instead of one.
-5. Fuse the two orientations (and the variants), map intensities back, cast to the output dtype.
-   :func:`reconstruct_with_model_uncertainty` also returns the per-voxel standard deviation of
-   all those predictions.
+5. Fuse the two orientations (and the variants), map intensities back, cast to the output dtype
+   (the steps every kind shares, :class:`.model.ReconstructionModel`). With the uncertainty, the
+   per-voxel standard deviation of all those predictions comes too.
+
+:func:`reconstruct_with_model` runs a network already in hand (with its card) the same way.
 
 The network runs in ``precision`` (:mod:`.precision`: float32, or bfloat16 autocast); its
 outputs are float32 again before they are fused.
@@ -43,48 +45,82 @@ from __future__ import annotations
 from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..device import resolve_device
 from ..errors import IsovoxError
 from ..progress import progress_bar
-from ..resample import cast_to_dtype, resample
-from ..runtime import tune_cpu_allocator
-from ..units import conversion_factor
-from ..volume import (AXIS_NAMES, PLANE_AXES, Volume, check_finite, input_positions, planes_containing,
-                      resampling_factor)
+from ..resample import resample
+from ..volume import AXIS_NAMES, PLANE_AXES, Volume, planes_containing
 from .ensemble import Reconstruction, VoxelMoments, predict_variants, variants
-from .grid import reconstruction_grid
-from .precision import DEFAULT_PRECISION, check_precision
-from .tiling import predict_planes, receptive_halo
+from .grid import Grid, lowres_target, reconstruction_grid
+from .model import CUBIC_RADIUS, Prediction, Reach, ReconstructionModel, RunOptions, card_target, check_factor
+from .tiling import predict_planes, receptive_halo, size_multiple
 
-FACTOR_RTOL = 1e-3
+def check_card(volume: Volume, card, target_spacing: float | Sequence[float] | None = None,
+               axis: int | str | None = None) -> Grid:
+    """The :class:`~.grid.Grid` of ``volume`` for a one-axis model with ``card``.
 
-
-def check_card(volume: Volume, card, target_spacing: float | None = None,
-               axis: int | str | None = None) -> tuple[int, float, float]:
-    """(low-res axis, target spacing in the volume's unit, factor) for ``volume`` and ``card``.
-
-    ``target_spacing`` (volume's unit) defaults to the card's target. The factor it implies,
-    ``spacing[lowres] / target``, must equal the card's factor: the network only knows that one.
-    Raises for an isotropic volume (via :func:`reconstruction_grid`).
+    ``target_spacing`` (volume's unit; one value, or three that leave the other axes alone)
+    defaults to the card's target. The factor it implies, ``spacing[lowres] / target``, must
+    equal the card's factor. Raises for an isotropic volume (via :func:`reconstruction_grid`).
     """
-    lowres, _ = reconstruction_grid(volume, None, axis)
-    to_volume_unit = conversion_factor(card.unit, volume.unit)
-    target = card.target_spacing * to_volume_unit if target_spacing is None else float(target_spacing)
-    spacing = volume.spacing[lowres]
-    factor = resampling_factor(spacing, target)
-    if abs(factor - card.factor) > FACTOR_RTOL * card.factor:
-        raise IsovoxError(
-            f"model folder was trained for factor {card.factor:g} ({card.lowres_spacing:g} -> "
-            f"{card.target_spacing:g} {card.unit}) but this volume needs {factor:g} ({spacing:g} -> "
-            f"{target:g} {volume.unit}); retrain for this volume or give a target spacing of "
-            f"{spacing / card.factor:g} {volume.unit}")
-    return lowres, target, factor
+    lowres = reconstruction_grid(volume, None, axis).axis
+    target = card_target(card, volume, lowres_target(volume, target_spacing, axis))
+    check_factor(card, volume.spacing[lowres], target, volume.unit)
+    full = list(volume.spacing)
+    full[lowres] = target
+    return Grid(lowres, tuple(volume.spacing), tuple(full))  # type: ignore[arg-type]
+
+
+class SliceModel(ReconstructionModel):
+    """A pre-upsampling 2D network run over the axial planes (see the module docstring).
+
+    ``fusion``: 'mean' of the two axial plane families, or one family's name; ``halo``: the tile
+    halo (None: measured by :func:`.tiling.receptive_halo` when tiles are used).
+    """
+
+    kind = "2d"
+    supports_tta = True
+    bytes_per_voxel = 16       # the cubic input, the running mean, the cast result
+
+    def __init__(self, network: nn.Module, card: Any, folder=None, *, fusion: str = "mean",
+                 halo: int | None = None) -> None:
+        if getattr(network, "scale", 1) != 1:
+            raise IsovoxError(f"this network up-samples rows itself (scale {network.scale}); slice-wise "
+                              "reconstruction feeds pre-upsampled planes and needs scale 1")
+        super().__init__(network, card, folder)
+        self.fusion, self.halo = fusion, halo
+
+    def grid(self, volume: Volume, target_spacing=None, axis=None) -> Grid:
+        return check_card(volume, self.card, target_spacing, axis)
+
+    def reach(self, grid: Grid) -> Reach:
+        """The receptive halo on every axis: in the two axial plane families, each lateral axis is
+        a column axis once, and the low-resolution axis is the row axis of both."""
+        return Reach((receptive_halo(self.network),) * 3, kernel_radius=CUBIC_RADIUS, multiple=size_multiple(self.network))
+
+    def _predict(self, normalised: np.ndarray, volume: Volume, grid: Grid, options: RunOptions,
+                 spread: bool) -> Prediction:
+        families = _fusion_families(self.fusion, grid.axis)
+        device = self.device
+        halo = self.halo
+        if options.tile is not None and halo is None:
+            halo = receptive_halo(self.network)       # once here, not per batch
+        predict = partial(predict_planes, self.network, tile=options.tile, halo=halo, device=device,
+                          precision=options.precision)
+        upsampled = resample(volume.replace(data=normalised), grid.target, "cubic", dtype=np.float32).data
+        del normalised
+        moments = VoxelMoments.zeros(upsampled.shape, spread=spread)
+        flips = variants(options.tta)
+        run = _PlaneRun(predict, flips, options.batch_size, options.tile, device)
+        _predict_families(upsampled, moments, run, families, grid.axis, options.progress)
+        del upsampled
+        deviation = moments.standard_deviation(len(families) * len(flips)) if spread else None
+        return Prediction(moments.mean, deviation)
 
 
 def _ignore(n: int) -> None:
@@ -108,16 +144,6 @@ def _fusion_families(fusion: str, lowres: int) -> tuple[str, ...]:
                       f"choose 'mean' or one of {', '.join(families)}")
 
 
-def acquired_indices(n_in: int, factor: float) -> tuple[np.ndarray, np.ndarray]:
-    """(input index k, output index k * factor) of the acquired slices that lie on the output grid."""
-    positions = np.arange(n_in) * factor
-    on_grid = np.abs(positions - np.rint(positions)) < 1e-6 * max(1.0, factor)
-    outputs = np.rint(positions[on_grid]).astype(np.int64)
-    n_out = len(input_positions(n_in, factor))
-    keep = outputs < n_out
-    return np.flatnonzero(on_grid)[keep], outputs[keep]
-
-
 # Pixels per forward pass when the batch size is left to isovox. On CPU, batches of large planes
 # are slower, not faster: 8 planes of 249 x 250 took 2.3x longer per plane than 1-2 (measured on
 # 2 cores with drcnet), as every layer's activations become fresh page-faulted allocations. On a
@@ -132,9 +158,8 @@ def auto_batch_size(plane_shape: int | Sequence[int], device: torch.device) -> i
     return max(1, budget // max(1, int(rows) * int(cols)))
 
 
-
 def reconstruct_with_model(volume: Volume, model: nn.Module, card, **options) -> Volume:
-    """Isotropic volume from ``volume`` with a trained pre-upsampled 2D network (see module doc).
+    """Isotropic volume from ``volume`` with a trained pre-upsampled 2D network in hand (see module doc).
 
     Args:
         model, card: the network and its :class:`isovox.store.ModelCard` (``store.load_model``).
@@ -154,7 +179,8 @@ def reconstruct_with_model(volume: Volume, model: nn.Module, card, **options) ->
             (:mod:`.ensemble`): 4x the network time.
         precision: 'fp32', 'bf16' or 'auto' (:mod:`.precision`).
     """
-    return _reconstruct(volume, model, card, spread=False, **options).volume
+    model, grid, dtype, run = _in_hand(volume, model, card, options)
+    return model.run(volume, grid, dtype, run).volume
 
 
 def reconstruct_with_model_uncertainty(volume: Volume, model: nn.Module, card, **options) -> Reconstruction:
@@ -164,67 +190,18 @@ def reconstruct_with_model_uncertainty(volume: Volume, model: nn.Module, card, *
     (``tta`` is always on); needs one more float32 array of output size."""
     if not options.pop("tta", True):
         raise IsovoxError("the uncertainty is the spread of the TTA variants; it cannot be had with tta=False")
-    return _reconstruct(volume, model, card, spread=True, tta=True, **options)
+    model, grid, dtype, run = _in_hand(volume, model, card, {**options, "tta": True})
+    return model.run(volume, grid, dtype, run, uncertainty=True)
 
 
-def _reconstruct(volume: Volume, model: nn.Module, card, *, spread: bool, device: str | torch.device = "auto",
-                 batch_size: int | None = None, tile: int | Sequence[int] | None = None, halo: int | None = None,
-                 fusion: str = "mean", keep_acquired: bool = False, dtype: str | np.dtype | None = None,
-                 target_spacing: float | None = None, axis: int | str | None = None, progress: bool = True,
-                 tta: bool = False, precision: str = DEFAULT_PRECISION) -> Reconstruction:
-    """Both public functions: the reconstruction, and its spread when ``spread`` (else None)."""
-    lowres, target, factor = check_card(volume, card, target_spacing, axis)
-    low, high = _check_network(model, card)
-    families = _fusion_families(fusion, lowres)
-    check_precision(precision)
-    acquired = volume.numpy()
-    check_finite(acquired, "input volume")
-    device = resolve_device(device)
-    model.to(device)
-    if device.type == "cpu":
-        tune_cpu_allocator()
-    if tile is not None and halo is None:
-        halo = receptive_halo(model)      # once here, not per batch (a model may have no cache key)
-    predict = partial(predict_planes, model, tile=tile, halo=halo, device=device, precision=precision)
-    upsampled, grid = _normalised_cubic(volume, acquired, lowres, target, low, high)
-    moments = VoxelMoments.zeros(upsampled.shape, spread=spread)
-    flips = variants(tta)
-    run = _PlaneRun(predict, flips, batch_size, tile, device)
-    _predict_families(upsampled, moments, run, families, lowres, progress)
-    del upsampled
-
-    data = _denormalise(moments.mean, low, high, np.dtype(dtype) if dtype is not None else volume.dtype)
-    deviation = None
-    if spread:                 # in the output's intensity unit: normalisation scaled by high - low
-        deviation = moments.standard_deviation(len(families) * len(flips))
-        deviation *= np.float32(high - low)
-    del moments
-    if keep_acquired:
-        _put_back_acquired(data, deviation, acquired, lowres, factor)
-    return Reconstruction(volume.replace(data=data, **grid),
-                          None if deviation is None else volume.replace(data=deviation, **grid))
-
-
-def _check_network(model: nn.Module, card) -> tuple[float, float]:
-    """The card's normalisation (low, high), once the network is known to suit slice-wise use."""
-    if getattr(model, "scale", 1) != 1:
-        raise IsovoxError(f"this network up-samples rows itself (scale {model.scale}); slice-wise "
-                          "reconstruction feeds pre-upsampled planes and needs scale 1")
-    low, high = float(card.normalisation["low"]), float(card.normalisation["high"])
-    if not high > low:
-        raise IsovoxError(f"model card normalisation needs high > low, got low {low:g}, high {high:g}")
-    return low, high
-
-
-def _normalised_cubic(volume: Volume, acquired: np.ndarray, lowres: int, target: float, low: float,
-                      high: float) -> tuple[np.ndarray, dict]:
-    """The network's input volume (normalised, cubic-interpolated onto the target grid, float32)
-    and that grid's spacing and origin. Normalised at low resolution first: it is cheaper."""
-    normalised = volume.replace(data=(acquired.astype(np.float32) - np.float32(low)) / np.float32(high - low))
-    target_grid = list(volume.spacing)
-    target_grid[lowres] = target
-    interpolated = resample(normalised, target_grid, "cubic", dtype=np.float32)
-    return interpolated.data, dict(spacing=interpolated.spacing, origin=interpolated.origin)
+def _in_hand(volume: Volume, network: nn.Module, card, options: dict) -> tuple:
+    """(SliceModel on its device, grid, dtype, RunOptions) from the keyword options above."""
+    options = dict(options)
+    model = SliceModel(network, card, fusion=options.pop("fusion", "mean"), halo=options.pop("halo", None))
+    model.to(options.pop("device", "auto"))
+    grid = model.grid(volume, options.pop("target_spacing", None), options.pop("axis", None))
+    dtype = options.pop("dtype", None)
+    return model, grid, dtype, RunOptions(**options)
 
 
 @dataclass(frozen=True)
@@ -265,22 +242,3 @@ def _predict_families(upsampled: np.ndarray, moments: VoxelMoments, run: _PlaneR
                 for count, prediction in enumerate(predictions, start=first_count):
                     sink[start:start + step].add(prediction, count)
                 advance(planes.shape[0])
-
-
-def _denormalise(fused: np.ndarray, low: float, high: float, out_dtype: np.dtype) -> np.ndarray:
-    """The fused prediction in the card's intensity range, cast to ``out_dtype`` (in place first)."""
-    fused *= np.float32(high - low)
-    fused += np.float32(low)
-    return cast_to_dtype(fused, out_dtype)
-
-
-def _put_back_acquired(data: np.ndarray, deviation: np.ndarray | None, acquired: np.ndarray, lowres: int,
-                       factor: float) -> None:
-    """The acquired slices that lie on the output grid, written back exactly (their spread: 0)."""
-    k_in, k_out = acquired_indices(acquired.shape[lowres], factor)
-    put = [slice(None)] * 3
-    take = [slice(None)] * 3
-    put[lowres], take[lowres] = k_out, k_in
-    data[tuple(put)] = cast_to_dtype(acquired[tuple(take)], data.dtype)
-    if deviation is not None:
-        deviation[tuple(put)] = 0

@@ -42,19 +42,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..device import model_device, resolve_device
 from ..errors import IsovoxError
 from .precision import DEFAULT_PRECISION, network_precision
 
 _HALO_CACHE: dict[str, int] = {}
 _WHAT = "slice-wise reconstruction"
 _PROBE_MAX_SIZE = 4096       # longest probe strip before the field is deemed unbounded
-
-
-def model_device(model: nn.Module) -> torch.device:
-    """The device holding the model's parameters (CPU for a parameterless module)."""
-    for tensor in model.parameters():
-        return tensor.device
-    return torch.device("cpu")
 
 
 def size_multiple(model: nn.Module) -> int:
@@ -73,11 +67,24 @@ def _round_up(value: int, multiple: int) -> int:
     return int(math.ceil(value / multiple) * multiple)
 
 
-def _architecture_key(model: nn.Module) -> str | None:
+def architecture_key(model: nn.Module) -> str | None:
+    """What identifies a network's architecture (its class and build config), to cache what is
+    measured once per architecture (receptive fields); None for a network without a build config."""
     config = getattr(model, "build_config", None)
     if config is None:
         return None
     return type(model).__name__ + json.dumps(config, sort_keys=True, default=str)
+
+
+def probe_copy(model: nn.Module) -> nn.Module:
+    """A float32 copy of ``model`` in eval mode with torch's default initialisation: generic
+    weights, so trained or deliberately zeroed weights cannot hide a dependency from a probe.
+    Call it outside inference mode (inference tensors cannot be differentiated)."""
+    probe = copy.deepcopy(model).float().eval()
+    for module in probe.modules():
+        if module is not probe and hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+    return probe
 
 
 def receptive_halo(model: nn.Module) -> int:
@@ -96,17 +103,14 @@ def receptive_halo(model: nn.Module) -> int:
     backward pass over the two strips; well under a second for the CPU defaults, one to two minutes
     for ``a2i`` ``paper`` on two CPU cores (halo 640): pass ``halo=`` to skip the probe.
     """
-    key = _architecture_key(model)
+    key = architecture_key(model)
     if key is not None and key in _HALO_CACHE:
         return _HALO_CACHE[key]
     m = size_multiple(model)
     # The probe needs autograd even when the caller runs under inference_mode or no_grad; its
     # copy must be made outside inference mode too (inference tensors cannot be differentiated).
     with torch.inference_mode(False), torch.enable_grad():
-        probe = copy.deepcopy(model).float().eval()
-        for module in probe.modules():       # torch's default init: generic weights, no dead paths
-            if module is not probe and hasattr(module, "reset_parameters"):
-                module.reset_parameters()
+        probe = probe_copy(model)
         # Margin, in blocks of m, on each side of the probed block: at least 64 pixels and 8
         # blocks (a windowed U-net can reach several windows out), so one probe usually suffices.
         blocks = max(8, -(-64 // m))
@@ -203,7 +207,7 @@ def predict_planes(model: nn.Module, planes: np.ndarray | torch.Tensor, *,
         raise ValueError(f"planes must be (N, H, W), got shape {tuple(source.shape)}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    device = torch.device(device) if device is not None else model_device(model)
+    device = resolve_device(device) if device is not None else model_device(model)
     if model_device(model) != device:
         model.to(device)
     n, h, w = source.shape

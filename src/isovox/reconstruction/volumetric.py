@@ -20,7 +20,8 @@ windows): MONAI deviates from whole-volume inference by up to 0.19 (mean 0.003-0
 The core-and-margin split needs only the span arithmetic already written for 2D tiles
 (:func:`isovox.reconstruction.tiling.tile_spans`), so it lives here, in a few lines.
 
-:func:`reconstruct_with_model3d`:
+:class:`VolumeModel` (opened by :func:`.folder.open_model`; :func:`reconstruct_with_model3d` for a
+network in hand):
 
 1. Check the volume against the card: every degraded axis (``card.degradation['axes']``; one
    axis for slice spacing, two for paper 004's k-space truncation) must have the spacing ratio
@@ -36,24 +37,22 @@ costs no copy until the network's input patches are cut.
 
 from __future__ import annotations
 
-import copy
-import json
 from contextlib import nullcontext
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
+from ..device import model_device, resolve_device
 from ..errors import IsovoxError
 from ..progress import progress_bar
-from ..resample import cast_to_dtype, resample
-from ..runtime import tune_cpu_allocator
-from ..units import conversion_factor
-from ..volume import AXIS_NAMES, Volume, axis_index, check_finite, lowres_axis, resampling_factor
-from .slicewise import FACTOR_RTOL, acquired_indices, resolve_device
-from .precision import DEFAULT_PRECISION, check_precision
-from .tiling import forward_same_size, model_device, tile_spans
+from ..resample import resample
+from ..volume import AXIS_NAMES, Volume, axis_index, lowres_axis
+from .grid import Grid
+from .model import CUBIC_RADIUS, Prediction, Reach, ReconstructionModel, RunOptions, card_target, check_factor
+from .precision import DEFAULT_PRECISION
+from .tiling import architecture_key, forward_same_size, probe_copy, size_multiple, tile_spans
 
 _RADIUS_CACHE: dict[str, int] = {}
 _PROBE_RADIUS = 64            # farthest dependency a probe can see; beyond it the field counts as global
@@ -74,15 +73,11 @@ def receptive_radius3d(model: nn.Module) -> int:
     along each axis; the gradient of the middle output voxel marks its inputs. Cached per
     architecture (``model.build_config``).
     """
-    config = getattr(model, "build_config", None)
-    key = None if config is None else type(model).__name__ + json.dumps(config, sort_keys=True, default=str)
-    if key in _RADIUS_CACHE:
+    key = architecture_key(model)
+    if key is not None and key in _RADIUS_CACHE:
         return _RADIUS_CACHE[key]
     with torch.inference_mode(False), torch.enable_grad():
-        probe = copy.deepcopy(model).float().eval()
-        for module in probe.modules():
-            if module is not probe and hasattr(module, "reset_parameters"):
-                module.reset_parameters()
+        probe = probe_copy(model)
         radius = 0
         length = 2 * _PROBE_RADIUS + 1
         for axis in range(3):
@@ -116,7 +111,7 @@ def predict_volume(model: nn.Module, volume: np.ndarray, *, patch: int | Sequenc
     source = torch.from_numpy(np.ascontiguousarray(volume, dtype=np.float32))
     if source.ndim != 3:
         raise IsovoxError(f"predict_volume needs a (D, H, W) array, got shape {tuple(source.shape)}")
-    device = torch.device(device) if device is not None else model_device(model)
+    device = resolve_device(device) if device is not None else model_device(model)
     model.to(device)
     shape = tuple(source.shape)
     cores = shape if patch is None else ((patch,) * 3 if np.ndim(patch) == 0 else tuple(patch))
@@ -158,12 +153,14 @@ def card_axes(card) -> tuple[int, ...]:
 
 
 def check_card3d(volume: Volume, card, target_spacing: float | None = None,
-                 axis: int | str | None = None) -> tuple[tuple[int, ...], float, tuple[int, ...]]:
-    """(axes to reconstruct in the volume, target spacing, the card's axes) for ``volume``.
+                 axis: int | str | None = None) -> Grid:
+    """The :class:`~.grid.Grid` of ``volume`` for a 3D model with ``card``.
 
     A one-axis model applies to the volume's coarsest axis (or ``axis``); a multi-axis model to
     the same axes it was trained on. Every one of them needs the card's factor.
     """
+    if target_spacing is not None and np.ndim(target_spacing) != 0:
+        raise IsovoxError("a 3D model takes one target spacing, that of the axes it refines")
     trained = card_axes(card)
     if len(trained) == 1:
         axes = (lowres_axis(volume.spacing) if axis is None else axis_index(axis),)
@@ -172,16 +169,54 @@ def check_card3d(volume: Volume, card, target_spacing: float | None = None,
             raise IsovoxError(f"this model restores axes {', '.join(AXIS_NAMES[a] for a in trained)} together; "
                               "axis= does not apply")
         axes = trained
-    target = card.target_spacing * conversion_factor(card.unit, volume.unit) if target_spacing is None \
-        else float(target_spacing)
+    target = card_target(card, volume, target_spacing)
     for a in axes:
-        factor = resampling_factor(volume.spacing[a], target)
-        if abs(factor - card.factor) > FACTOR_RTOL * card.factor:
-            raise IsovoxError(
-                f"model folder was trained for factor {card.factor:g} ({card.lowres_spacing:g} -> "
-                f"{card.target_spacing:g} {card.unit}) but axis {AXIS_NAMES[a]} needs {factor:g} "
-                f"({volume.spacing[a]:g} -> {target:g} {volume.unit})")
-    return axes, target, trained
+        check_factor(card, volume.spacing[a], target, volume.unit, AXIS_NAMES[a])
+    full = tuple(target if a in axes else s for a, s in enumerate(volume.spacing))
+    return Grid(axes[0], tuple(volume.spacing), full)  # type: ignore[arg-type]
+
+
+class VolumeModel(ReconstructionModel):
+    """A 3D network run over patches of the cubic-interpolated volume (see the module docstring).
+    ``margin``: the patch margin (None: the receptive radius, exact)."""
+
+    kind = "3d"
+    bytes_per_voxel = 12       # the cubic input, the prediction, the cast result
+
+    def __init__(self, network: nn.Module, card: Any, folder=None, *, margin: int | None = None) -> None:
+        super().__init__(network, card, folder)
+        self.margin = margin
+
+    def grid(self, volume: Volume, target_spacing=None, axis=None) -> Grid:
+        return check_card3d(volume, self.card, target_spacing, axis)
+
+    def reach(self, grid: Grid) -> Reach:
+        return Reach((receptive_radius3d(self.network),) * 3, kernel_radius=CUBIC_RADIUS,
+                     multiple=size_multiple(self.network))
+
+    def _predict(self, normalised: np.ndarray, volume: Volume, grid: Grid, options: RunOptions,
+                 spread: bool) -> Prediction:
+        upsampled = resample(volume.replace(data=normalised), grid.target, "cubic", dtype=np.float32).data
+        del normalised
+        # a one-axis model sees its trained axis where it was trained: move the volume's coarse axis there
+        axes, trained = grid.refined, card_axes(self.card)
+        moved = (axes[0], trained[0]) if len(axes) == 1 and axes != trained else None
+        if moved is not None:
+            upsampled = np.swapaxes(upsampled, *moved)
+        device = self.device
+        patch = options.tile
+        if patch is None:
+            kind = "cuda" if device.type == "cuda" else "cpu"
+            patch = 0 if upsampled.size <= WHOLE_VOLUME[kind] else DEFAULT_PATCH[kind]
+        bar = progress_bar(upsampled.size, "3D model reconstruction") if options.progress else nullcontext(None)
+        with bar as advance:
+            predicted = predict_volume(self.network, upsampled, patch=patch or None, margin=self.margin,
+                                       batch_size=options.batch_size or 1, device=device, progress=advance,
+                                       precision=options.precision)
+        del upsampled
+        if moved is not None:
+            predicted = np.ascontiguousarray(np.swapaxes(predicted, *moved))
+        return Prediction(predicted)
 
 
 def reconstruct_with_model3d(volume: Volume, model: nn.Module, card, *, device: str | torch.device = "auto",
@@ -190,49 +225,15 @@ def reconstruct_with_model3d(volume: Volume, model: nn.Module, card, *, device: 
                              target_spacing: float | None = None, axis: int | str | None = None,
                              keep_acquired: bool = False, progress: bool = True,
                              precision: str = DEFAULT_PRECISION) -> Volume:
-    """Isotropic volume from ``volume`` with a trained 3D network (see the module docstring).
+    """Isotropic volume from ``volume`` with a trained 3D network in hand (see the module docstring).
 
     ``patch`` (core size; default: the whole volume up to :data:`WHOLE_VOLUME` voxels, else
     :data:`DEFAULT_PATCH`, by device) and ``margin`` (default: the receptive radius, exact) are
-    those of :func:`predict_volume`; ``patch=0`` runs the whole volume at once. ``keep_acquired`` writes the acquired slices back exactly (one-axis models).
+    those of :func:`predict_volume`; ``patch=0`` runs the whole volume at once.
+    ``keep_acquired`` writes the acquired slices back exactly (one-axis models).
     ``precision``: 'fp32', 'bf16' or 'auto' (:mod:`.precision`).
     """
-    axes, target, trained = check_card3d(volume, card, target_spacing, axis)
-    check_precision(precision)
-    low, high = float(card.normalisation["low"]), float(card.normalisation["high"])
-    if not high > low:
-        raise IsovoxError(f"model card normalisation needs high > low, got low {low:g}, high {high:g}")
-    if keep_acquired and len(axes) != 1:
-        raise IsovoxError("keep_acquired applies to one-axis models only")
-    device = resolve_device(device)
-    if device.type == "cpu":
-        tune_cpu_allocator()
-    acquired = volume.numpy()
-    check_finite(acquired, "input volume")
-    normalised = volume.replace(data=(acquired.astype(np.float32) - np.float32(low)) / np.float32(high - low))
-    grid = [target if a in axes else s for a, s in enumerate(volume.spacing)]
-    interpolated = resample(normalised, grid, "cubic", dtype=np.float32)
-    del normalised
-    # a one-axis model sees its trained axis where it was trained: move the volume's coarse axis there
-    moved = (axes[0], trained[0]) if len(axes) == 1 and axes != trained else None
-    upsampled = interpolated.data if moved is None else np.swapaxes(interpolated.data, *moved)
-    if patch is None:
-        kind = "cuda" if device.type == "cuda" else "cpu"
-        patch = 0 if upsampled.size <= WHOLE_VOLUME[kind] else DEFAULT_PATCH[kind]
-    bar = progress_bar(upsampled.size, "3D model reconstruction") if progress else nullcontext(None)
-    with bar as advance:
-        predicted = predict_volume(model, upsampled, patch=patch or None, margin=margin,
-                                   batch_size=batch_size or 1, device=device, progress=advance,
-                                   precision=precision)
-    del upsampled
-    if moved is not None:
-        predicted = np.ascontiguousarray(np.swapaxes(predicted, *moved))
-    predicted *= np.float32(high - low)
-    predicted += np.float32(low)
-    data = cast_to_dtype(predicted, np.dtype(dtype) if dtype is not None else volume.dtype)
-    if keep_acquired:
-        k_in, k_out = acquired_indices(volume.shape[axes[0]], card.factor)
-        put, take = [slice(None)] * 3, [slice(None)] * 3
-        put[axes[0]], take[axes[0]] = k_out, k_in
-        data[tuple(put)] = cast_to_dtype(acquired[tuple(take)], data.dtype)
-    return volume.replace(data=data, spacing=interpolated.spacing, origin=interpolated.origin)
+    runner = VolumeModel(model, card, margin=margin).to(device)
+    options = RunOptions(batch_size=batch_size, tile=patch, keep_acquired=keep_acquired, progress=progress,
+                         precision=precision)
+    return runner.run(volume, runner.grid(volume, target_spacing, axis), dtype, options).volume
