@@ -63,3 +63,28 @@ def test_card_missing_fields_is_a_clear_error(tmp_path):
     (folder / "config.json").write_text(json.dumps({"method": "selfsup"}))
     with pytest.raises(IsovoxError, match="lacks architecture"):
         read_card(folder)
+
+
+
+def test_a_bare_folder_without_history_or_training_record_loads(tmp_path):
+    from isovox.store import HISTORY_NAME, TRAINING_CONFIG_NAME, read_history
+
+    model = create_model("drcnet")
+    folder = save_model(tmp_path / "m", model, card_for(model), extra_files={"notes.txt": b"kept"})
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "notes.txt", "weights.pt"]
+    assert not (folder / HISTORY_NAME).exists() and not (folder / TRAINING_CONFIG_NAME).exists()
+    load_model(folder)
+    assert read_history(folder) == []
+
+
+def test_a_damaged_history_is_a_clear_error(tmp_path):
+    from isovox.store import HISTORY_NAME, read_history
+
+    model = create_model("drcnet")
+    folder = save_model(tmp_path / "m", model, card_for(model))
+    (folder / HISTORY_NAME).write_text("{not json")
+    with pytest.raises(IsovoxError, match="history.json is not valid JSON"):
+        read_history(folder)
+    (folder / HISTORY_NAME).write_text(json.dumps({"format": 1, "steps": []}))
+    with pytest.raises(IsovoxError, match="no list of phases"):
+        read_history(folder)

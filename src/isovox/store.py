@@ -5,9 +5,13 @@ Training never talks to reconstruction directly; it writes a folder, reconstruct
     MODEL_DIR/
       config.json   ModelCard: architecture, factor, spacing, degradation, normalisation, version
       weights.pt    the network's state_dict (CPU tensors)
+      training.json the recipe's full typed config, as trained (isovox.training.recipes.common)
+      history.json  every logged iteration: losses, validation PSNR (isovox.training.history)
+      history.png   the same as a figure
 
-Both files are written into a temporary folder that is renamed into place, so a folder either
-holds a complete model or does not exist. Loading checks the card before building anything and
+Only config.json and weights.pt are needed to load a model: folders written before the last
+three existed still load. All files are written into a temporary folder that is renamed into
+place, so a folder either holds a complete model or does not exist. Loading checks the card before building anything and
 fails with a one-line message naming what is wrong (missing folder, not a model folder, unknown
 architecture, weights that do not fit).
 """
@@ -25,11 +29,15 @@ import torch
 
 from . import __version__
 from .errors import IsovoxError
+from .intensity import Normalisation
 from .jsontext import plain, strict_json
 from .io.atomic import atomic_output
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "weights.pt"
+TRAINING_CONFIG_NAME = "training.json"
+HISTORY_NAME = "history.json"
+HISTORY_PLOT_NAME = "history.png"
 
 
 @dataclass(frozen=True)
@@ -38,7 +46,9 @@ class ModelCard:
 
     ``factor`` is the spacing ratio along the low-resolution axis the network was trained for
     (``lowres_spacing / target_spacing``, a float). Intensities are normalised as
-    ``(value - low) / (high - low)`` before the network and mapped back after it.
+    ``(value - low) / (high - low)`` before the network and mapped back after it
+    (:class:`isovox.intensity.Normalisation`; a card form ``{'low', 'high'}`` given here is
+    turned into one).
     """
 
     method: str                                  # training recipe, e.g. 'selfsup'
@@ -47,13 +57,16 @@ class ModelCard:
     lowres_spacing: float
     target_spacing: float
     unit: str
-    normalisation: dict                          # {'low': float, 'high': float}
+    normalisation: Normalisation                 # saved as {'low', 'high'[, 'percentiles']}
     degradation: dict = field(default_factory=dict)   # how training pairs were made
     training: dict = field(default_factory=dict)      # iterations, minutes, losses, seed, device
     isovox_version: str = __version__
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "normalisation", Normalisation.from_dict(self.normalisation))
+
     def to_json(self) -> str:
-        return strict_json(asdict(self))
+        return strict_json({**asdict(self), "normalisation": self.normalisation.to_dict()})
 
     @classmethod
     def from_dict(cls, values: dict) -> "ModelCard":
@@ -72,14 +85,12 @@ def _check_card_types(values: dict) -> None:
         value = values[name]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
             raise IsovoxError(f"{name} must be a positive number, got {value!r}")
-    for name in ("architecture", "normalisation", "degradation", "training"):
+    for name in ("architecture", "degradation", "training"):
         if name in values and not isinstance(values[name], dict):
             raise IsovoxError(f"{name} must be a JSON object, got {type(values[name]).__name__}")
     if not isinstance(values["method"], str) or not isinstance(values["unit"], str):
         raise IsovoxError("method and unit must be text")
-    bounds = [values["normalisation"].get(key) for key in ("low", "high")]
-    if not all(isinstance(b, (int, float)) and not isinstance(b, bool) and math.isfinite(b) for b in bounds):
-        raise IsovoxError(f"normalisation needs numbers 'low' and 'high', got {values['normalisation']!r}")
+    Normalisation.from_dict(values["normalisation"])       # numbers, finite, high > low
 
 
 def load_state(path: Path) -> dict:
@@ -128,6 +139,21 @@ def read_card(folder: str | Path) -> ModelCard:
         return ModelCard.from_dict(values)
     except IsovoxError as error:
         raise IsovoxError(f"{config}: {error}") from None
+
+
+def read_history(folder: str | Path) -> list[dict]:
+    """The phases of a model folder's history.json (:mod:`isovox.training.history`); [] for a
+    folder written before histories were kept."""
+    path = Path(folder) / HISTORY_NAME
+    if not path.is_file():
+        return []
+    try:
+        document = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise IsovoxError(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("phases"), list):
+        raise IsovoxError(f"{path} is not an isovox training history (no list of phases)")
+    return document["phases"]
 
 
 def add_to_card(folder: str | Path, section: str, values: dict) -> ModelCard:

@@ -9,9 +9,9 @@ import torch
 from isovox import io
 from isovox.cli import main
 from isovox.errors import IsovoxError
-from isovox.pairs import intensity_range, normalise
+from isovox.intensity import Normalisation
 from isovox.reconstruction import reconstruct
-from isovox.store import load_model, read_card
+from isovox.store import load_model, read_card, read_history
 from isovox.training.recipes.common import default_workdir
 from isovox.training.recipes.degradation_learning import (DEGRADATION_CONFIG, DEGRADATION_WEIGHTS,
                                                           degrade_volume, load_degradation,
@@ -34,7 +34,11 @@ def trained(tmp_path_factory, blobs):
 
 def test_model_folder_holds_the_backbone_and_the_learned_degradation(trained, blobs):
     assert sorted(p.name for p in trained.iterdir()) == sorted(
-        ["config.json", "weights.pt", DEGRADATION_WEIGHTS, DEGRADATION_CONFIG])
+        ["config.json", "weights.pt", DEGRADATION_WEIGHTS, DEGRADATION_CONFIG, "training.json", "history.json",
+         "history.png"])
+    # both stages' loops are in the history, in training order
+    assert [phase["name"] for phase in read_history(trained)] == ["degradation", "reconstruction"]
+    assert [phase["iterations"] for phase in read_history(trained)] == [6, 10]
     assert not default_workdir(trained).exists()
     model, card = load_model(trained)
     assert card.method == "degradation-learning" and card.architecture["kwargs"] == TINY
@@ -74,10 +78,10 @@ def test_learned_degradation_applies_to_a_sharp_volume(trained, blobs):
     network, _ = load_degradation(trained)
     assert not network.training
     # the same by hand: normalised xz planes (rows z, columns x) through G_hl, mapped back, rounded
-    norm = intensity_range(sharp)
-    planes = torch.from_numpy(normalise(sharp.numpy(), norm).transpose(1, 0, 2)[:, None].copy())
+    norm = Normalisation.measure(sharp)
+    planes = torch.from_numpy(norm.apply(sharp.numpy()).transpose(1, 0, 2)[:, None].copy())
     with torch.no_grad():
-        by_hand = network(planes)[:, 0].numpy().transpose(1, 0, 2) * (norm["high"] - norm["low"]) + norm["low"]
+        by_hand = norm.invert(network(planes)[:, 0].numpy().transpose(1, 0, 2).copy())
     np.testing.assert_array_equal(lowres.numpy(), np.clip(np.rint(by_hand), 0, 65535).astype(np.uint16))
     with pytest.raises(IsovoxError, match="spacing along z is 4"):
         degrade_volume(blobs, trained)

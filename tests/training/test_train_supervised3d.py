@@ -10,7 +10,7 @@ from scipy import ndimage as ndi
 import isovox
 from isovox.errors import IsovoxError
 from isovox.pairs3d import VolumePairs, degrade_axes, input_and_target
-from isovox.store import read_card
+from isovox.store import read_card, read_history
 from isovox.training import train
 from isovox.volume import Volume
 
@@ -76,6 +76,9 @@ def test_model_folder_records_both_phases(model_dir):
     assert card.training["iterations"] == 6 and card.training["gan"]["iterations"] == 3
     terms = card.training["gan"]["terms"]
     assert set(terms) == {"loss", "l1", "adversarial", "critic", "wasserstein"} and len(terms["critic"]) == 3
+    l1, gan = read_history(model_dir)                 # the folder's history holds both loops
+    assert (l1["name"], l1["iterations"], gan["name"], gan["iterations"]) == ("l1", 6, "gan", 3)
+    assert set(gan["steps"][-1]["losses"]) == set(terms) and gan["steps"][-1]["iteration"] == 3
     assert not (model_dir.parent / f".{model_dir.name}.isovox-train").exists()
 
 

@@ -1,13 +1,16 @@
 """Two-stage VAE recipe of paper 003 (tiny networks, tiny volumes): data, the step, both stages."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
 
 import isovox
 from isovox.errors import IsovoxError
-from isovox.models.vae import create_slice_critic, create_vae
-from isovox.store import read_card
+from isovox.intensity import Normalisation
+from isovox.models import create_model
+from isovox.store import read_card, read_history
 from isovox.training.recipes.vae_two_stage import (METHOD, SliceTriplets, VAETwoStageConfig, _lateral_views,
                                                    load_stage1_vae, stage1_step, train_stage1,
                                                    train_vae_two_stage)
@@ -70,7 +73,7 @@ def test_phases_follow_the_schedule():
 def test_adversarial_loss_trains_the_decoder_but_never_the_encoder():
     """eq. 10-11: with only beta > 0 the encoder gets no gradient, the decoder and critic do."""
     torch.manual_seed(0)
-    networks = {"vae": create_vae(**TINY_VAE), "critic": create_slice_critic(n_feats=4)}
+    networks = {"vae": create_model("slice_vae", **TINY_VAE), "critic": create_model("slice_critic", n_feats=4)}
     config = VAETwoStageConfig(warmup_iterations=0, adversarial_iterations=1, compact_iterations=0,
                                adversarial_weights=(0.0, 1.0, 0.0, 0.0))
     ctx = Recorder(networks, iteration=0)
@@ -88,7 +91,7 @@ def test_adversarial_loss_trains_the_decoder_but_never_the_encoder():
 
 def test_warm_up_trains_encoder_with_compactness_and_leaves_the_critic_alone():
     torch.manual_seed(0)
-    networks = {"vae": create_vae(**TINY_VAE), "critic": create_slice_critic(n_feats=4)}
+    networks = {"vae": create_model("slice_vae", **TINY_VAE), "critic": create_model("slice_critic", n_feats=4)}
     config = VAETwoStageConfig(warmup_weights=(0.0, 0.0, 0.0, 1.0))   # L_comp alone
     ctx = Recorder(networks, iteration=0)
     terms = stage1_step(config)(ctx, np.random.default_rng(0).random((2, 3, 16, 16)))
@@ -98,7 +101,7 @@ def test_warm_up_trains_encoder_with_compactness_and_leaves_the_critic_alone():
 
 
 def test_stage1_resumes_from_its_finished_checkpoint(thick, tmp_path):
-    norm = {"low": 0.0, "high": 100.0}
+    norm = Normalisation(0.0, 100.0)
     config = VAETwoStageConfig(**TINY)
     first, summary = train_stage1([thick], [1], [norm], config, tmp_path, resume=True)
     assert summary["iterations"] == 6 and set(summary["final_terms"]) >= {"center", "prior", "comp", "adv"}
@@ -116,6 +119,10 @@ def test_two_stages_write_a_model_folder_that_reconstructs(thick, tmp_path):
     assert card.degradation["recipe"] == "take" and card.degradation["volumes"] == 2
     stage1 = card.training["stage1"]
     assert [p["name"] for p in stage1["phases"]] == ["warm-up", "adversarial", "compactness"]
+    history = read_history(folder)                    # stage I's loop, then stage II's (from its folder)
+    assert [p["name"] for p in history] == ["stage 1", "stage 2 l1"]
+    assert history[0]["iterations"] == stage1["iterations"] and history[1]["iterations"] == card.training["iterations"]
+    assert json.loads((folder / "training.json").read_text())["config_type"].endswith("VAETwoStageConfig")
     vae, info = load_stage1_vae(folder)
     assert vae.slice_size == 16 and info["axes"] == ["y"] and info["synthesis"] == "residual"
     assert not (tmp_path / ".model.isovox-train").exists()       # the work folder is gone

@@ -7,14 +7,15 @@ from typing import List, Optional
 
 import typer
 
-from .common import (BadSectionsOption, ChannelOption, DetectOption, JsonOption, OverwriteOption, SpacingOption,
-                     UnitOption, app, bad_section_list, check_outputs, fraction, positive, positive_each, print_json, read_input)
+from .common import (BadSectionsOption, ChannelOption, DetectOption, JsonOption, LevelsOption, OverwriteOption,
+                     SpacingOption, UnitOption, app, bad_section_list, check_outputs, fraction, positive, positive_each,
+                     print_json, read_input)
 from ..jsontext import strict_json
 
 
 @app.command()
 def info(
-    input: Path = typer.Argument(..., help="volume file (tif, nii, h5:/dataset, zarr, mrc)"),
+    input: Path = typer.Argument(..., help="volume file (tif, nii, h5:/dataset, zarr, mrc) or model folder"),
     spacing: SpacingOption = None,
     unit: UnitOption = None,
     channel: ChannelOption = None,
@@ -22,12 +23,23 @@ def info(
     detect: DetectOption = True,
     as_json: JsonOption = False,
 ) -> None:
-    """Show shape, dtype, spacing, geometry, the low-resolution axis and defective sections.
+    """Show a volume's shape, dtype, spacing, geometry, low-resolution axis and defective sections,
+    or a model folder's card: method, network, factor, spacing, degradation, training.
 
-    Example: isovox info stack.tif --spacing 50 4 4 --unit nm
+    \b
+    Examples:
+      isovox info stack.tif --spacing 50 4 4 --unit nm
+      isovox info model/
     """
+    from ..model_summary import is_model_folder
+
+    if is_model_folder(input):
+        _model_info(input, as_json, given=[spacing, unit, channel, bad_sections])
+        return
     from ..summary import volume_summary
 
+    if input.is_dir():
+        _check_volume_folder(input)
     summary = volume_summary(read_input(input, spacing, unit, channel), bad_section_list(bad_sections), detect)
     if as_json:
         print_json(summary)
@@ -36,13 +48,40 @@ def info(
             typer.echo(f"{key:>14}: {value}")
 
 
+def _check_volume_folder(folder: Path) -> None:
+    """A folder that is no model folder must be a volume (a .zarr); else one line saying both."""
+    from .. import io
+    from ..errors import IsovoxError
+
+    try:
+        io.format_of(folder)
+    except IsovoxError:
+        raise IsovoxError(f"{folder} is neither an isovox model folder (no config.json) nor a volume "
+                          "(a .zarr folder)") from None
+
+
+def _model_info(folder: Path, as_json: bool, given: list) -> None:
+    from ..errors import IsovoxError
+    from ..model_summary import model_summary, summary_lines
+
+    if any(option is not None for option in given):
+        raise IsovoxError("--spacing, --unit, --channel and --bad-sections describe a volume; "
+                          f"{folder} is a model folder")
+    summary = model_summary(folder)
+    if as_json:
+        print_json(summary)
+    else:
+        for line in summary_lines(summary):
+            typer.echo(line)
+
+
 @app.command()
 def simulate(
     input: Path = typer.Argument(..., help="isotropic (ground-truth) volume"),
     output: Path = typer.Option(..., "-o", "--output", help="anisotropic volume to write"),
     factor: float = typer.Option(..., min=1.0, help="spacing ratio along the axis, any float >= 1 (4, 6.5, 10)"),
-    axis: str = typer.Option("z", help="axis to degrade: z, y or x"),
-    recipe: str = typer.Option("gaussian", help="acquisition model: take, gaussian, box, cubic, kspace"),
+    axis: str = typer.Option("z", metavar="AXIS", help="axis to degrade: z, y or x"),
+    recipe: str = typer.Option("gaussian", metavar="NAME", help="acquisition model: take, gaussian, box, cubic, kspace"),
     thickness: Optional[float] = typer.Option(None, callback=positive, help="section thickness / profile FWHM in physical "
                                               "units (default: the new spacing)"),
     offset: int = typer.Option(0, min=0, help="index (whole number) of the first kept slice in the input"),
@@ -57,6 +96,7 @@ def simulate(
     spacing: SpacingOption = None,
     unit: UnitOption = None,
     channel: ChannelOption = None,
+    levels: LevelsOption = None,
     overwrite: OverwriteOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -65,7 +105,9 @@ def simulate(
     Writes OUTPUT, the ground-truth crop (same grid as a reconstruction of OUTPUT) and
     OUTPUT's stem + _degradation.json (the drawn parameters, to replay the run).
 
-    Example: isovox simulate flyem.tif -o lr.tif --factor 6.5 --recipe gaussian
+    \b
+    Example:
+      isovox simulate flyem.tif -o lr.tif --factor 6.5 --recipe gaussian
     """
     from .. import io
     from ..simulation import simulate as run_simulation
@@ -73,11 +115,12 @@ def simulate(
     gt_path = gt or io.sibling_path(output, "_gt")
     record_path = io.sibling_path(output, "_degradation", suffix=".json")
     check_outputs(output, gt_path, record_path, inputs=[input], overwrite=overwrite)
+    io.check_levels_apply([output, gt_path], levels)
     volume = read_input(input, spacing, unit, channel)
     result = run_simulation(volume, factor, axis=axis, recipe=recipe, thickness=thickness,
                             offset=offset, noise=noise or None, artifacts=artifacts, seed=seed, gaps=gaps)
     io.write_together([(result.lowres, output), (result.ground_truth, gt_path)],
-                      [(record_path, strict_json(result.record))], overwrite=overwrite)
+                      [(record_path, strict_json(result.record))], overwrite=overwrite, levels=levels)
     payload = {"output": str(output), "ground_truth": str(gt_path), "record": str(record_path),
                "lowres": result.lowres.describe(), "ground_truth_grid": result.ground_truth.describe()}
     if as_json:
@@ -101,9 +144,9 @@ def _precision(value: str) -> str:
 def reconstruct(
     input: Path = typer.Argument(..., help="anisotropic volume"),
     output: Path = typer.Option(..., "-o", "--output", help="isotropic volume to write"),
-    method: str = typer.Option("cubic", help="nearest, linear, cubic or lanczos3 (ignored with --model)"),
-    model: Optional[Path] = typer.Option(None, "--model", help="trained model folder (isovox train)"),
-    device: str = typer.Option("auto", help="auto, cpu or cuda[:N] (with --model)"),
+    method: str = typer.Option("cubic", metavar="NAME", help="nearest, linear, cubic or lanczos3 (ignored with --model)"),
+    model: Optional[Path] = typer.Option(None, "--model", metavar="DIR", help="trained model folder (isovox train)"),
+    device: str = typer.Option("auto", metavar="DEVICE", help="auto, cpu or cuda[:N] (with --model)"),
     batch_size: Optional[int] = typer.Option(None, min=1, help="planes per forward pass (with --model; default: "
                                               "by plane size and device)"),
     tile: Optional[int] = typer.Option(None, min=32, help="process planes in tiles of this size (with --model)"),
@@ -114,21 +157,21 @@ def reconstruct(
     uncertainty: Optional[Path] = typer.Option(None, "--uncertainty", help="also write the per-voxel standard "
                                                "deviation of the TTA variants here (float32, same grid; implies "
                                                "--tta; a .zarr with --block-size)"),
-    precision: str = typer.Option("auto", callback=_precision,
+    precision: str = typer.Option("auto", callback=_precision, metavar="NAME",
                                   help="network number format (with --model): fp32, bf16 or auto (bf16 on CUDA, "
                                   "fp32 on CPU)"),
     target_spacing: Optional[List[float]] = typer.Option(None, callback=positive_each, help="output spacing: one value for the "
                                                          "low-resolution axis, or three (Z Y X) by repeating "
                                                          "the option; default: "
                                                          "the finest in-plane spacing"),
-    axis: Optional[str] = typer.Option(None, help="low-resolution axis (default: the coarsest)"),
-    dtype: Optional[str] = typer.Option(None, help="output dtype (default: the input's)"),
+    axis: Optional[str] = typer.Option(None, metavar="AXIS", help="low-resolution axis (default: the coarsest)"),
+    dtype: Optional[str] = typer.Option(None, metavar="DTYPE", help="output dtype (default: the input's)"),
     block_size: Optional[List[int]] = typer.Option(None, "--block-size", min=1, help="reconstruct block by block "
                                                    "(N, or Z Y X by repeating the option, output voxels) into a .zarr output: bounded "
                                                    "memory, resumable"),
     workers: Optional[int] = typer.Option(None, min=1, help="blockwise: local Dask workers (default: one per core)"),
     processes: bool = typer.Option(False, help="blockwise: local workers are processes, not threads"),
-    scheduler: Optional[str] = typer.Option(None, help="blockwise: dask.distributed scheduler address, "
+    scheduler: Optional[str] = typer.Option(None, metavar="ADDRESS", help="blockwise: dask.distributed scheduler address, "
                                             "e.g. tcp://host:8786"),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="blockwise: continue an interrupted run"),
     bad_sections: BadSectionsOption = None,
@@ -136,16 +179,22 @@ def reconstruct(
     spacing: SpacingOption = None,
     unit: UnitOption = None,
     channel: ChannelOption = None,
+    levels: LevelsOption = None,
     overwrite: OverwriteOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Reconstruct an isotropic volume.
 
-    Example: isovox reconstruct lr.tif -o iso.tif --method cubic
-             isovox reconstruct lr.tif -o iso.tif --model lr_model
-             isovox reconstruct lr.tif -o iso.tif --model lr_model --tta --uncertainty iso_std.tif
-             isovox reconstruct big.zarr -o iso.zarr --model lr_model --block-size 128 --workers 2
-             isovox reconstruct big.zarr -o iso.zarr --model lr_model --scheduler tcp://10.0.0.1:8786
+    \b
+    Examples:
+      isovox reconstruct lr.tif -o iso.tif --method cubic
+      isovox reconstruct lr.tif -o iso.tif --model lr_model
+      isovox reconstruct lr.tif -o iso.tif --model lr_model --tta \\
+          --uncertainty iso_std.tif
+      isovox reconstruct big.zarr -o iso.zarr --model lr_model \\
+          --block-size 128 --workers 2 --levels 5
+      isovox reconstruct big.zarr -o iso.zarr --model lr_model \\
+          --scheduler tcp://10.0.0.1:8786
     """
     from .. import io
     from ..errors import IsovoxError
@@ -169,10 +218,11 @@ def reconstruct(
                                        keep_acquired=keep_acquired, spacing=spacing, unit=unit, channel=channel,
                                        overwrite=overwrite, resume=resume, bad_sections=gaps,
                                        detect_defects=detect, tta=tta, precision=precision,
-                                       uncertainty=uncertainty)
+                                       uncertainty=uncertainty, levels=levels)
         _report(output, result, as_json, uncertainty, io.read(uncertainty, lazy=True) if uncertainty else None)
         return
     check_outputs(output, uncertainty, inputs=[input, model], overwrite=overwrite)
+    io.check_levels_apply([output, uncertainty] if uncertainty else [output], levels)
     if model is None and (tta or uncertainty is not None):
         raise IsovoxError("--tta and --uncertainty average a network over mirrored planes; they need --model")
     volume = read_input(input, spacing, unit, channel)
@@ -181,7 +231,7 @@ def reconstruct(
                          precision=precision)
     if uncertainty is not None:
         result, spread = reconstruct_with_uncertainty(volume, model, **model_options)
-        io.write_together([(result, output), (spread, uncertainty)], overwrite=overwrite)
+        io.write_together([(result, output), (spread, uncertainty)], overwrite=overwrite, levels=levels)
         _report(output, result, as_json, uncertainty, spread)
         return
     if model is None:
@@ -189,7 +239,7 @@ def reconstruct(
                                     bad_sections=gaps, detect_defects=detect)
     else:
         result = run_reconstruction(volume, model=model, tta=tta, **model_options)
-    io.write(result, output, overwrite=overwrite)
+    io.write(result, output, overwrite=overwrite, levels=levels)
     _report(output, result, as_json)
 
 
@@ -208,7 +258,7 @@ def _report(output: Path, result, as_json: bool, uncertainty: Optional[Path] = N
 def evaluate(
     reference: Path = typer.Argument(..., help="ground-truth volume"),
     test: Path = typer.Argument(..., help="volume to score, on the reference's grid"),
-    planes: str = typer.Option("xy,xz,yz", help="plane families to score, comma separated"),
+    planes: str = typer.Option("xy,xz,yz", metavar="PLANES", help="plane families to score, comma separated"),
     border: int = typer.Option(4, min=0, help="voxels excluded at every face"),
     mask: Optional[Path] = typer.Option(None, help="score only where this volume is non-zero"),
     labels: bool = typer.Option(False, help="the inputs are label volumes: report VOI and adapted Rand error"),
@@ -220,7 +270,9 @@ def evaluate(
 ) -> None:
     """Score a reconstruction against a reference: PSNR, SSIM, NRMSE per plane family.
 
-    Example: isovox evaluate gt.tif iso.tif --planes xz,yz
+    \b
+    Example:
+      isovox evaluate gt.tif iso.tif --planes xz,yz
     """
     from .. import io
     from ..evaluate import compare, format_table, segmentation_agreement, to_json
@@ -244,7 +296,7 @@ def evaluate(
 def demo(
     input: Optional[Path] = typer.Argument(None, help="volume to run on (default: a real ssTEM "
                                            "sample, fetched once and cached)"),
-    output: Path = typer.Option(Path("isovox-demo"), "-o", "--output", help="folder for the results"),
+    output: Path = typer.Option(Path("isovox-demo"), "-o", "--output", metavar="DIR", help="folder for the results"),
     crop: int = typer.Option(320, min=16, help="work on the central CROP x CROP lateral window (speed)"),
     full: bool = typer.Option(False, help="use the whole volume instead of the central window"),
     iterations: int = typer.Option(400, min=1, help="training iterations of the self-supervised network"),
@@ -256,8 +308,10 @@ def demo(
 ) -> None:
     """Learn a volume's own isotropic reconstruction end to end (self-supervised) and score it.
 
-    Example: isovox demo            (real CREMI ssTEM sample, 40 x 4 x 4 nm)
-             isovox demo my_stack.tif --spacing 50 4 4 -o demo-out
+    \b
+    Examples:
+      isovox demo                   (a real CREMI ssTEM sample, 40 x 4 x 4 nm)
+      isovox demo my_stack.tif --spacing 50 4 4 -o demo-out
     """
     from ..demo import run_demo
 

@@ -5,7 +5,8 @@ that computes the losses of one iteration and calls ``ctx.update(name, loss)`` f
 optimiser it steps. Supervised training (:func:`fit`) is the step "predict, loss, update"; a GAN
 step updates a critic, then a generator; the loop around them is the same:
 
-- Budget: ``settings.iterations`` and/or ``settings.minutes`` (:class:`TrainSettings`). Budget
+- Budget: ``settings.iterations`` and/or ``settings.minutes`` (:class:`TrainSettings`, also the
+  base class of every recipe's config). Budget
   progress is ``iteration / iterations``, or with a minutes budget the fraction of the time
   spent (the larger of the two when both are set; time-based runs are not bit-reproducible).
 - Optimiser: Adam (paper 001, section II-B.3), one per spec, each with its own ``lr``, ``betas``
@@ -21,6 +22,8 @@ step updates a critic, then a generator; the loop around them is the same:
 - Losses: ``step`` returns a dict of scalar tensors; ``"loss"`` (or the first entry) is the
   primary loss (``history["loss"]``), every entry is kept per iteration in
   ``history["terms"][name]``. Values are read back in batches (one device sync per read-out).
+  Every ``LOG_EVERY`` iterations, every validation and the end are logged (``history["log"]``:
+  iteration and seconds spent), the rows of the model folder's ``history.json`` (:mod:`.history`).
 - Validation PSNR (dB) of the ``evaluate`` network on the fixed held-out pairs, with peak 1
   (intensities are normalised so that the volume's 0.1-99.9 percentile range spans 1), pooled
   over all pairs; the input's PSNR (the interpolation) is measured once for comparison. With
@@ -50,13 +53,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..device import resolve_device
 from ..errors import IsovoxError
 from ..runtime import tune_cpu_allocator
 from . import distributed
 from .checkpoint import (CHECKPOINT_NAME, StopRequest, TrainingInterrupted, cpu_state, load_checkpoint,
                          rng_state, save_checkpoint, set_rng_state)
-from .progress import LoopProgress
-from .settings import TrainSettings, lr_scale, psnr, resolve_amp, resolve_device
+from .progress import LOG_EVERY, LoopProgress
+from .settings import TrainSettings, lr_scale, psnr, resolve_amp
 
 __all__ = ["StepContext", "TrainSettings", "Trainer", "fit", "fit_networks"]
 
@@ -157,7 +161,7 @@ class Trainer:
         self.validation = None if validation is None else tuple(torch.as_tensor(np.asarray(v, np.float32)) for v in validation)
         self.iteration, self.elapsed_before, self.best = 0, 0.0, None
         self.history: dict[str, Any] = {
-            "iterations": 0, "elapsed_seconds": 0.0, "loss": [], "terms": {}, "validation": [],
+            "iterations": 0, "elapsed_seconds": 0.0, "loss": [], "terms": {}, "validation": [], "log": [],
             "input_psnr": None, "best_psnr": None, "best_iteration": None, "final_psnr": None, "runs": 0,
             "device": str(self.device), "amp": None if self.amp is None else str(self.amp).replace("torch.", ""),
             "settings": asdict(settings)}
@@ -261,6 +265,12 @@ class Trainer:
         model.train()
         return total / count
 
+    def log_step(self) -> None:
+        """Log this iteration with the seconds spent (once): a row of ``history.json``."""
+        log = self.history["log"]
+        if not log or log[-1]["iteration"] != self.iteration:
+            log.append({"iteration": self.iteration, "elapsed_seconds": self.elapsed()})
+
     def validate(self) -> None:
         value = psnr(self.squared_error(use_model=True))
         self.history["validation"].append({"iteration": self.iteration, "psnr": value, "elapsed": self.elapsed()})
@@ -299,7 +309,8 @@ class Trainer:
         set_rng_state(state["rng"])
         self.iteration, self.elapsed_before = int(state["iteration"]), float(state["elapsed"])
         current = {key: self.history[key] for key in ("device", "amp", "settings")}
-        self.history, self.best = {**state["history"], **current}, state["best"]
+        # a checkpoint written before the log existed has none: log from here on
+        self.history, self.best = {"log": [], **state["history"], **current}, state["best"]
 
     # --- the loop -------------------------------------------------------------------------
     def run(self, sample_batch: Callable[[int], Any], resume: bool) -> dict:
@@ -331,8 +342,11 @@ class Trainer:
 
     def after_step(self, bar: LoopProgress) -> None:
         i, s = self.iteration, self.settings
-        if self.validation is not None and i % s.validate_every == 0:
+        validating = self.validation is not None and i % s.validate_every == 0
+        if validating:
             self.validate()
+        if validating or i % LOG_EVERY == 0:
+            self.log_step()
         if i % s.checkpoint_every == 0:
             self.save()
         bar.update(i, self.elapsed(), self.flush, self.history["final_psnr"])
@@ -341,6 +355,7 @@ class Trainer:
         last = self.history["validation"][-1]["iteration"] if self.history["validation"] else None
         if self.validation is not None and last != self.iteration:
             self.validate()
+        self.log_step()
         reached = self.settings.iterations and self.iteration >= self.settings.iterations
         self.history["stopped_by"] = "iterations" if reached else "minutes"
         self.save()                  # the finished state: a rerun returns at once

@@ -10,7 +10,9 @@ from tqdm.auto import tqdm
 
 from ..progress import progress_enabled
 
-_POSTFIX_EVERY = 10     # iterations between loss read-outs (each one syncs a GPU)
+# Iterations between loss read-outs (each one syncs a GPU); also the loop's logging interval
+# (:mod:`isovox.training.history`): a logged iteration is one whose losses were just read.
+LOG_EVERY = 10
 
 
 class LoopProgress:
@@ -27,10 +29,10 @@ class LoopProgress:
     def update(self, iteration: int, elapsed: float, latest_loss: Callable[[], float | None],
                psnr: float | None) -> None:
         if self.bar is None:
-            if iteration % _POSTFIX_EVERY == 0:
+            if iteration % LOG_EVERY == 0:
                 latest_loss()                  # still move losses to the history regularly
             return
-        if iteration % _POSTFIX_EVERY == 0:
+        if iteration % LOG_EVERY == 0:
             loss = latest_loss()
             postfix = {} if loss is None else {"loss": f"{loss:.4f}"}
             if psnr is not None:

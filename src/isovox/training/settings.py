@@ -1,5 +1,9 @@
 """Training settings and the pieces of the loop that depend only on them: device, mixed
-precision, learning-rate schedule, PSNR. See :mod:`isovox.training.loop` for the choices made."""
+precision, learning-rate schedule, PSNR. See :mod:`isovox.training.loop` for the choices made.
+
+:class:`TrainSettings` is the one class for these settings: the loop takes it, and every recipe's
+config subclasses it (adding its own fields), so a field such as ``warmup`` is declared, defaulted
+and checked in one place."""
 
 from __future__ import annotations
 
@@ -8,8 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..device import resolve_device  # noqa: F401  (re-exported: recipes import it from here)
 from ..errors import IsovoxError
+from ..intensity import PERCENTILES
 
 SCHEDULES = ("cosine", "step", "constant")
 AMP_MODES = ("auto", "off", "bf16", "fp16")
@@ -17,11 +21,19 @@ AMP_MODES = ("auto", "off", "bf16", "fp16")
 
 @dataclass
 class TrainSettings:
-    """Budget, optimiser and bookkeeping of one training run (choices: :mod:`isovox.training.loop`)."""
+    """Budget, optimiser, sampling and bookkeeping of one training run (choices: :mod:`isovox.training.loop`).
 
+    The loop reads the budget, optimiser and bookkeeping fields. The sampling fields are the
+    recipe's: it cuts ``patch_size`` patches, draws ``batch_size`` of them per iteration, scales
+    intensities by the ``percentiles`` range and holds out ``validation_fraction`` of the planes;
+    the loop only records them. ``patch_size`` / ``batch_size`` None: the recipe's size for the
+    device (:func:`isovox.training.recipes.common.sizes` fills them in before the loop starts).
+    """
+
+    patch_size: int | None = None
+    batch_size: int | None = None
     iterations: int | None = 1000
     minutes: float | None = None
-    batch_size: int = 8            # recorded; the recipe builds ``sample_batch`` with it
     lr: float = 1e-3
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
@@ -29,9 +41,11 @@ class TrainSettings:
     min_lr_factor: float = 0.01
     warmup: int = 50
     grad_clip: float | None = 1.0
+    percentiles: tuple[float, float] = PERCENTILES
     seed: int = 0
     device: str = "auto"
     amp: str = "auto"
+    validation_fraction: float = 0.1
     validate_every: int = 200
     validation_batch: int = 16
     checkpoint_every: int = 200

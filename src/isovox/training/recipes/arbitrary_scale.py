@@ -56,18 +56,20 @@ import torch.nn.functional as F
 
 from ...degrade.functional import take_slices
 from ...degrade.recipes import check_recipe, recipe_ops
+from ...device import model_device, resolve_device
 from ...errors import IsovoxError
 from ...models import create_model
 from ...models.meta_upscale import output_length
-from ...models.srgan import create_discriminator
 from ...models.vgg import PerceptualLoss
-from ...pairs import PERCENTILES, _held_out, dihedral, intensity_range, normalise
+from ...intensity import PERCENTILES, Normalisation
+from ...pairs import _held_out, dihedral
 from ...resample import apply_along_axis, resampling_matrix
 from ...store import ModelCard, json_ready
 from ...volume import AXIS_NAMES, Volume, axis_index, input_positions, lowres_axis
 from ..loop import StepContext, fit_networks
-from ..settings import psnr, resolve_device
-from .common import (LoopConfig, fingerprint_of, make_config, prepare_output, record_run, save_trained, settings_from, sizes,
+from ..history import phase_record
+from ..settings import TrainSettings, psnr
+from .common import (fingerprint_of, make_config, prepare_output, record_run, save_trained, settings_from, sizes,
                      training_summary)
 
 __all__ = ["ArbitraryScaleConfig", "ScaledLateralPairs", "train_arbitrary_scale", "scale_range"]
@@ -83,7 +85,7 @@ def scale_range(low: float = 1.1, high: float = 4.0, step: float = 0.1) -> tuple
 
 
 @dataclass
-class ArbitraryScaleConfig(LoopConfig):
+class ArbitraryScaleConfig(TrainSettings):
     """Everything a run depends on (module docstring for the defaults)."""
 
     arch: str = "meta-srgan"
@@ -149,8 +151,8 @@ class ScaledLateralPairs:
         if min(shape) < P or P < 2 * max(self.scales) + 1:
             raise IsovoxError(f"patch size {P} must fit the lateral planes ({shape[0]} x {shape[1]}) and hold "
                               f"3 low-res rows at scale {max(self.scales):g} (at least {math.ceil(2 * max(self.scales) + 1)})")
-        self.normalisation = intensity_range(volume, percentiles)
-        self.planes = np.moveaxis(normalise(volume.numpy(), self.normalisation), self.axis, 0)
+        self.normalisation = Normalisation.measure(volume, percentiles)
+        self.planes = np.moveaxis(self.normalisation.apply(volume.numpy()), self.axis, 0)
         n_val = _held_out(len(self.planes), validation_fraction, f"volume with {len(self.planes)} lateral planes")
         self.windows = self._windows(crop_threshold)       # (plane, row lo, row hi, col lo, col hi) starts
         self.train = self.windows[self.windows[:, 0] < len(self.planes) - n_val]
@@ -339,7 +341,8 @@ def train_arbitrary_scale(volume: Volume, output_dir: str | Path, config: Arbitr
                                seed=config.seed, percentiles=config.percentiles)
     networks, optimizers = {"G": generator}, {"G": {"lr": config.lr}}
     if config.adversarial_weight > 0:
-        networks["D"] = create_discriminator(config.discriminator_preset, in_channels=generator.out_channels)
+        networks["D"] = create_model("srgan-discriminator", preset=config.discriminator_preset,
+                                    in_channels=generator.out_channels)
         optimizers["D"] = {"lr": config.d_lr}
     if perceptual_weight > 0 and pairs.smallest_target() < 16:     # VGG19 pools 4 times before conv5_4
         raise IsovoxError(f"the perceptual loss needs targets of at least 16 rows; patch size {patch} leaves "
@@ -352,13 +355,14 @@ def train_arbitrary_scale(volume: Volume, output_dir: str | Path, config: Arbitr
     summary = training_summary(history, config, _describe_loss(config, perceptual_weight), patch, batch)
     if pairs.held_out_planes:
         summary["held_out"] = held_out_scores(generator, pairs, config.validation_scales, config.validation_pairs,
-                                              next(generator.parameters()).device)
+                                              model_device(generator))
     lateral = pairs.spacing
     card = ModelCard(method="arbitrary-scale", architecture=json_ready(generator.build_config),
                      factor=volume.spacing[pairs.axis] / lateral, lowres_spacing=volume.spacing[pairs.axis],
                      target_spacing=lateral, unit=volume.unit, normalisation=pairs.normalisation,
                      degradation=json_ready(pairs.describe()), training=json_ready(summary))
-    return save_trained(output_dir, generator, card, workdir, overwrite)
+    return save_trained(output_dir, generator, card, workdir, overwrite, config=config,
+                        phases=[phase_record("training", history)])
 
 
 def _describe_loss(config: ArbitraryScaleConfig, perceptual_weight: float) -> str:

@@ -1,11 +1,16 @@
-"""What every training recipe shares: the model, the work folder, the run, the model card."""
+"""What every training recipe shares: the model, the work folder, the run, the model folder.
+
+A recipe's config subclasses :class:`~isovox.training.settings.TrainSettings` (the loop's
+settings) and adds its own fields. The model folder records the run in full: the card
+(config.json), the config as trained (training.json, :func:`training_record`) and the history of
+every loop the recipe ran (history.json and history.png, :mod:`isovox.training.history`).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import math
-from dataclasses import dataclass
 import shutil
 from pathlib import Path
 from typing import Any, Callable
@@ -15,11 +20,11 @@ import torch
 
 from ...errors import IsovoxError
 from ...jsontext import strict_json
-from ...pairs import PERCENTILES
 from ...io.atomic import check_output
 from ...models import create_model, list_models
-from ...store import ModelCard, json_ready, save_model
+from ...store import TRAINING_CONFIG_NAME, ModelCard, json_ready, save_model
 from ..distributed import is_main
+from ..history import history_files
 from ..loop import fit
 from ..settings import TrainSettings
 
@@ -29,33 +34,6 @@ RUN_NAME = "run.json"
 BUDGET_FIELDS = ("iterations", "minutes", "device", "amp", "validate_every", "checkpoint_every")
 # Patch size and batch size when the config leaves them to the device (None).
 DEVICE_SIZES = {"cpu": (64, 8), "cuda": (128, 16)}
-
-
-@dataclass
-class LoopConfig:
-    """The fields every recipe's config shares: patches, budget, optimiser, bookkeeping.
-
-    They feed :class:`~isovox.training.settings.TrainSettings` (:func:`settings_from`); a recipe's
-    config subclasses this one, adds its own fields and may change a default (e.g. ``iterations``).
-    ``patch_size`` / ``batch_size`` None: the recipe's size for the device.
-    """
-
-    patch_size: int | None = None
-    batch_size: int | None = None
-    iterations: int | None = 1000
-    minutes: float | None = None
-    lr: float = 1e-3
-    betas: tuple[float, float] = (0.9, 0.999)
-    schedule: str = "cosine"
-    warmup: int = 50
-    grad_clip: float | None = 1.0
-    percentiles: tuple[float, float] = PERCENTILES
-    seed: int = 0
-    device: str = "auto"
-    amp: str = "auto"
-    validation_fraction: float = 0.1
-    validate_every: int = 200
-    checkpoint_every: int = 200
 
 
 def make_config(cls: type, config: Any, overrides: dict) -> Any:
@@ -134,9 +112,10 @@ def build_model(config: Any, family: str = "2d") -> torch.nn.Module:
     return model
 
 
-def settings_from(config: Any, batch_size: int) -> TrainSettings:
-    names = {f.name for f in dataclasses.fields(TrainSettings)}
-    values = {k: v for k, v in dataclasses.asdict(config).items() if k in names}
+def settings_from(config: TrainSettings, batch_size: int) -> TrainSettings:
+    """The loop's settings of a recipe config (a :class:`TrainSettings` subclass): a checked copy
+    of its :class:`TrainSettings` fields with the batch size the recipe draws."""
+    values = {f.name: getattr(config, f.name) for f in dataclasses.fields(TrainSettings)}
     return TrainSettings(**{**values, "batch_size": batch_size}).check()
 
 
@@ -185,20 +164,34 @@ def training_summary(history: dict, config: Any, loss: Any, patch_size: int, bat
         "best_validation_psnr": history["best_psnr"], "best_iteration": history["best_iteration"],
         "final_validation_psnr": history["final_psnr"], "input_validation_psnr": history["input_psnr"],
         "validation": history["validation"], "final_loss": float(np.mean(losses)) if losses else None,
+        "final_terms": {name: float(np.mean(values[-50:])) for name, values in history["terms"].items() if values},
         "runs": history["runs"], "seed": config.seed, "device": history["device"], "amp": history["amp"],
         "patch_size": patch_size, "batch_size": batch_size,
         "loss": loss.describe() if hasattr(loss, "describe") else str(loss), "settings": history["settings"]})
 
 
-def save_trained(output_dir: Path, model: torch.nn.Module, card: ModelCard, workdir: Path,
-                 overwrite: bool) -> Path:
+def training_record(method: str, config: Any) -> str:
+    """``training.json``: the recipe's typed config exactly as trained (resolved defaults
+    included), with its class, so that a folder tells how it was made."""
+    kind = type(config)
+    return strict_json({"format": 1, "method": method, "config_type": f"{kind.__module__}.{kind.__qualname__}",
+                        "config": dataclasses.asdict(config)})
+
+
+def save_trained(output_dir: Path, model: torch.nn.Module, card: ModelCard, workdir: Path, overwrite: bool, *,
+                 config: Any, phases: list[dict], extra_files: dict[str, bytes] | None = None) -> Path:
     """Write the model folder, then remove the work folder (the run is complete).
 
-    Under torchrun only rank 0 writes (:mod:`isovox.training.distributed`).
+    The folder holds the network, ``card``, ``training.json`` (``config``), ``history.json`` and
+    ``history.png`` (``phases``: :func:`isovox.training.history.phase_record` of each loop run,
+    in order) and ``extra_files``, all written at once. Under torchrun only rank 0 writes
+    (:mod:`isovox.training.distributed`).
     """
     if not is_main():
         return output_dir
-    save_model(output_dir, model.cpu(), card, overwrite=overwrite)
+    files = {TRAINING_CONFIG_NAME: training_record(card.method, config).encode(), **history_files(phases),
+             **(extra_files or {})}
+    save_model(output_dir, model.cpu(), card, overwrite=overwrite, extra_files=files)
     shutil.rmtree(workdir, ignore_errors=True)
     return output_dir
 

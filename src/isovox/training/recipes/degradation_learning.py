@@ -59,7 +59,6 @@ from __future__ import annotations
 import io as _io
 import json
 import math
-import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -67,19 +66,22 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from ...device import model_device, resolve_device
 from ...errors import IsovoxError
 from ...jsontext import strict_json
-from ...models.cyclegan import create_cyclegan_network
-from ...pairs import LateralPairs, intensity_range, normalise
+from ...models import DEGRADATION, create_model, list_models
+from ...intensity import Normalisation
+from ...pairs import LateralPairs
 from ...resample import cast_to_dtype, resampling_matrix
-from ...store import ModelCard, json_ready, load_state, read_card, save_model
+from ...store import ModelCard, json_ready, load_state, read_card
 from ...unpaired import UnpairedPatches
 from ...volume import AXIS_NAMES, Volume, axis_index, input_positions, lowres_axis
+from ..history import phase_record
 from ..loop import StepContext, fit_networks
 from ..losses import SelfSupLoss
-from ..settings import TrainSettings, resolve_device
-from .common import (LoopConfig, build_model, fingerprint_of, make_config, prepare_output, run_training,
-                     record_run, settings_from, sizes, training_summary)
+from ..settings import TrainSettings
+from .common import (build_model, fingerprint_of, make_config, prepare_output, run_training,
+                     record_run, save_trained, settings_from, sizes, training_summary)
 
 __all__ = ["DegradationLearningConfig", "train_degradation_learning", "cycle_step", "load_degradation",
            "degrade_patches", "degrade_volume", "DEGRADATION_WEIGHTS", "DEGRADATION_CONFIG"]
@@ -90,7 +92,7 @@ DEGRADATION_CONFIG = "degradation.json"
 
 
 @dataclass
-class DegradationLearningConfig(LoopConfig):
+class DegradationLearningConfig(TrainSettings):
     """Everything a run depends on (defaults: the module docstring and :class:`SelfSupConfig`)."""
 
     # networks: G_lh / the stage-two backbone, and the CycleGAN's own three
@@ -186,13 +188,16 @@ def cycle_step(upsampling: np.ndarray, weight_hl: float = 1.0, weight_lh: float 
 
 def _cycle_networks(config: DegradationLearningConfig, factor: float) -> dict[str, torch.nn.Module]:
     kwargs = config.model_kwargs if config.cycle_model_kwargs is None else config.cycle_model_kwargs
+    degradations = list_models(role=DEGRADATION)
+    if config.g_hl not in degradations:
+        raise IsovoxError(f"g_hl must be one of {', '.join(degradations)}, got {config.g_hl!r}")
     g_lh = build_model(replace(config, model_kwargs=kwargs))   # seeds torch: same seed, same start
     try:
-        return {"g_hl": create_cyclegan_network(config.g_hl, config.cycle_preset,
-                                                **{"factor": factor, **config.g_hl_kwargs}),
+        return {"g_hl": create_model(config.g_hl, preset=config.cycle_preset,
+                                     **{"factor": factor, **config.g_hl_kwargs}),
                 "g_lh": g_lh,
-                "d_l": create_cyclegan_network("d_l", config.cycle_preset, **config.d_l_kwargs),
-                "d_h": create_cyclegan_network("d_h", config.cycle_preset, **config.d_h_kwargs)}
+                "d_l": create_model("d_l", preset=config.cycle_preset, **config.d_l_kwargs),
+                "d_h": create_model("d_h", preset=config.cycle_preset, **config.d_h_kwargs)}
     except (TypeError, ValueError) as error:
         raise IsovoxError(f"cannot build the degradation-learning networks: {error}") from None
 
@@ -207,8 +212,9 @@ def epoch_length(volume: Volume, patches: UnpairedPatches, batch: int) -> int:
 
 
 def _learn_degradation(volume: Volume, config: DegradationLearningConfig, patch: int, batch: int,
-                       workdir: Path, resume: bool) -> tuple[dict, dict]:
-    """Stage one; returns the trained networks and a summary for the model card."""
+                       workdir: Path, resume: bool) -> tuple[dict, dict, dict]:
+    """Stage one; returns the trained networks, a summary for the model card and the phase of
+    the folder's history (:func:`isovox.training.history.phase_record`)."""
     patches = UnpairedPatches(volume, axis=config.axis, target_spacing=config.target_spacing,
                               patch_size=patch, seed=config.seed, percentiles=config.percentiles)
     networks = _cycle_networks(config, patches.factor)
@@ -244,7 +250,7 @@ def _learn_degradation(volume: Volume, config: DegradationLearningConfig, patch:
     if hasattr(networks["g_hl"], "profile"):              # ProfileDegradation: what it learned, readable
         summary["learned_profile"] = networks["g_hl"].profile().detach().cpu().tolist()
         summary["learned_noise_sigma"] = networks["g_hl"].sigma
-    return networks, json_ready(summary)
+    return networks, json_ready(summary), phase_record("degradation", history)
 
 
 # --- applying a G_hl -----------------------------------------------------------------------------
@@ -280,7 +286,7 @@ def load_degradation(folder: str | Path, device: str | torch.device = "cpu") -> 
         raise IsovoxError(f"{folder} holds no learned degradation ({DEGRADATION_WEIGHTS}); "
                           f"train it with method '{METHOD}'")
     info = json.loads(config.read_text())
-    network = create_cyclegan_network(info["network"].get("name", "g_hl"), **info["network"]["kwargs"])
+    network = create_model(info["network"].get("name", "g_hl"), **info["network"]["kwargs"])
     try:
         network.load_state_dict(load_state(weights))
     except (RuntimeError, EOFError, OSError, ValueError) as error:
@@ -310,17 +316,13 @@ def degrade_volume(volume: Volume, folder: str | Path, *, axis: int | str | None
                           f"{AXIS_NAMES[axis]} is {spacing:g} {info['unit']}")
     columns = max(a for a in range(3) if a != axis)
     (stack,) = [a for a in range(3) if a not in (axis, columns)]
-    norm = intensity_range(volume, info["percentiles"])
-    planes = np.moveaxis(normalise(volume.numpy(), norm), (stack, axis, columns), (0, 1, 2))
-    lowres = degrade_patches(network, planes, batch_size, network_device(network))
-    values = np.moveaxis(lowres * (norm["high"] - norm["low"]) + norm["low"], (0, 1, 2), (stack, axis, columns))
+    norm = Normalisation.measure(volume, info["percentiles"])
+    planes = np.moveaxis(norm.apply(volume.numpy()), (stack, axis, columns), (0, 1, 2))
+    lowres = degrade_patches(network, planes, batch_size, model_device(network))
+    values = np.moveaxis(norm.invert(lowres), (0, 1, 2), (stack, axis, columns))
     scale = [1.0, 1.0, 1.0]
     scale[axis] = info["factor"]
     return volume.on_new_grid(cast_to_dtype(values, volume.dtype), scale=scale)
-
-
-def network_device(network: torch.nn.Module) -> torch.device:
-    return next(network.parameters()).device
 
 
 # --- the recipe ------------------------------------------------------------------------------------
@@ -355,16 +357,19 @@ def train_degradation_learning(volume: Volume, output_dir: str | Path,
     patch, batch = sizes(config, resolve_device(config.device))
     if patch < MIN_PATCH:           # the discriminators' strided convolutions need room
         raise IsovoxError(f"degradation-learning needs patch_size >= {MIN_PATCH}, got {patch}")
+    phases = []
     if config.degradation_from is not None:
         g_hl, cycle_summary = _reuse_degradation(config, volume)
         networks = {"g_hl": g_hl}
     else:
-        networks, cycle_summary = _learn_degradation(volume, config, patch, batch, workdir / "degradation", resume)
+        networks, cycle_summary, cycle_phase = _learn_degradation(volume, config, patch, batch,
+                                                                  workdir / "degradation", resume)
         g_hl = networks["g_hl"]
+        phases.append(cycle_phase)
     pairs = LateralPairs(volume, axis=config.axis, target_spacing=config.target_spacing, patch_size=patch,
                          validation_fraction=config.validation_fraction, seed=config.seed,
                          percentiles=config.percentiles,
-                         degradation=lambda sharp: degrade_patches(g_hl, sharp, device=network_device(g_hl)))
+                         degradation=lambda sharp: degrade_patches(g_hl, sharp, device=model_device(g_hl)))
     model = build_model(config)
     if config.finetune:
         if config.cycle_model_kwargs not in (None, config.model_kwargs):
@@ -376,6 +381,7 @@ def train_degradation_learning(volume: Volume, output_dir: str | Path,
                            workdir / "reconstruction", resume, fingerprint_of(METHOD, config, [volume]))
     training = training_summary(history, config, loss, patch, batch)
     training["degradation_learning"] = cycle_summary
+    phases.append(phase_record("reconstruction", history))
     card = ModelCard(method=METHOD, architecture=json_ready(model.build_config), factor=pairs.factor,
                      lowres_spacing=pairs.lowres_spacing, target_spacing=pairs.target_spacing, unit=volume.unit,
                      normalisation=pairs.normalisation, degradation=json_ready(pairs.describe()),
@@ -385,6 +391,5 @@ def train_degradation_learning(volume: Volume, output_dir: str | Path,
                "unit": volume.unit, "percentiles": list(config.percentiles), "normalisation": pairs.normalisation}
     extra = {DEGRADATION_WEIGHTS: _bytes_of({k: v.detach().cpu() for k, v in g_hl.state_dict().items()}),
              DEGRADATION_CONFIG: strict_json(learned).encode()}
-    save_model(output_dir, model.cpu(), card, overwrite=overwrite, extra_files=extra)
-    shutil.rmtree(workdir, ignore_errors=True)
-    return output_dir
+    return save_trained(output_dir, model, card, workdir, overwrite, config=config, phases=phases,
+                        extra_files=extra)

@@ -30,20 +30,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ...device import resolve_device
 from ...errors import IsovoxError
 from ...pairs import AxialPairs, LateralPairs
 from ...store import ModelCard, json_ready
 from ...volume import Volume
+from ..history import phase_record
 from ..losses import SelfSupLoss
-from ..settings import resolve_device
-from .common import (LoopConfig, build_model, fingerprint_of, make_config, prepare_output, run_training, save_trained,
+from ..settings import TrainSettings
+from .common import (build_model, fingerprint_of, make_config, prepare_output, run_training, save_trained,
                      settings_from, sizes, training_summary)
 
 __all__ = ["SelfSupConfig", "train_selfsup", "train_paired"]
 
 
 @dataclass
-class SelfSupConfig(LoopConfig):
+class SelfSupConfig(TrainSettings):
     """Everything a training run depends on (see the module docstring for the defaults)."""
 
     arch: str = "drcnet"
@@ -129,7 +131,8 @@ def _train(method: str, pairs: Any, volumes: list, unit: str, output_dir: Path, 
                      degradation=json_ready({**pairs.describe(), **({"estimated_acquisition": estimate}
                                                                      if estimate else {})}),
                      training=training_summary(history, config, loss, patch, batch))
-    return save_trained(output_dir, model, card, workdir, overwrite)
+    return save_trained(output_dir, model, card, workdir, overwrite, config=config,
+                        phases=[phase_record("training", history)])
 
 
 def train_selfsup(volume: Volume, output_dir: str | Path, config: SelfSupConfig | None = None, *,

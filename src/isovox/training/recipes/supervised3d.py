@@ -40,16 +40,18 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from ...device import resolve_device
 from ...errors import IsovoxError
-from ...models.discriminators import create_critic
+from ...models import create_model
 from ...pairs3d import VolumePairs
 from ...store import ModelCard, json_ready, load_model
 from ...volume import Volume
+from ..history import phase_record
 from ..loop import fit_networks
 from ..losses import l1_loss
-from ..settings import resolve_device
+from ..settings import TrainSettings
 from ..wgan import CRITIC, GENERATOR, CriticSchedule, wgan_gp_step
-from .common import (LoopConfig, build_model, fingerprint_of, make_config, prepare_output, record_run, run_training,
+from .common import (build_model, fingerprint_of, make_config, prepare_output, record_run, run_training,
                      save_trained, settings_from, training_summary)
 
 __all__ = ["Supervised3DConfig", "train_supervised3d"]
@@ -58,7 +60,7 @@ DEVICE_SIZES_3D = {"cpu": (24, 4), "cuda": (40, 6)}   # (patch edge, batch)
 
 
 @dataclass
-class Supervised3DConfig(LoopConfig):
+class Supervised3DConfig(TrainSettings):
     """Everything a supervised 3D run depends on (defaults: see the module docstring)."""
 
     arch: str = "mdcsrn"
@@ -100,7 +102,7 @@ def _start_from(model: torch.nn.Module, folder: str) -> None:
 def _gan_phase(model: torch.nn.Module, pairs: VolumePairs, config: Supervised3DConfig, batch: int,
                workdir: Path, resume: bool, fingerprint: dict) -> dict:
     torch.manual_seed(config.seed)
-    critic = create_critic(config.critic_preset)
+    critic = create_model("critic3d", preset=config.critic_preset)
     schedule = CriticSchedule(config.critic_warmup, config.critic_steps, config.critic_extra_every,
                               config.critic_extra_steps)
 
@@ -156,6 +158,7 @@ def train_supervised3d(highres: Volume | Sequence[Volume], output_dir: str | Pat
     model = build_model(config, family="3d")
     fingerprint = fingerprint_of(method, config, volumes)
     training: dict = {}
+    phases: list[dict] = []
     if config.init_from is not None:
         _start_from(model, config.init_from)
         training["init_from"] = str(config.init_from)
@@ -164,12 +167,14 @@ def train_supervised3d(highres: Volume | Sequence[Volume], output_dir: str | Pat
         history = run_training(model, pairs.batch_sampler(batch), l1_loss, validation,
                                settings_from(config, batch), workdir / "l1", resume, fingerprint)
         training = training_summary(history, config, "l1", patch, batch)
+        phases.append(phase_record("l1", history))
     if config.gan:
-        training["gan"] = _gan_summary(_gan_phase(model, pairs, config, batch, workdir / "gan", resume,
-                                                  fingerprint), config)
+        gan_history = _gan_phase(model, pairs, config, batch, workdir / "gan", resume, fingerprint)
+        training["gan"] = _gan_summary(gan_history, config)
+        phases.append(phase_record("gan", gan_history))
     training.update(card_extra or {})
     card = ModelCard(method=method, architecture=json_ready(model.build_config), factor=pairs.factor,
                      lowres_spacing=pairs.lowres_spacing, target_spacing=pairs.target_spacing, unit=pairs.unit,
                      normalisation=pairs.normalisation, degradation=json_ready(pairs.describe()),
                      training=json_ready(training))
-    return save_trained(output_dir, model, card, workdir, overwrite)
+    return save_trained(output_dir, model, card, workdir, overwrite, config=config, phases=phases)

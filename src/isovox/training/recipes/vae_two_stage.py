@@ -40,7 +40,7 @@ Choices where the paper is vague or where a CPU budget forces a change, written 
   (neither is mentioned), batch of 16 triplets (the paper: 16 slices).
 * Training slices are random ``slice_size`` crops of the acquisition planes (every acquired
   slice with two neighbours can be a centre), without augmentation; intensities are normalised
-  per volume with its 0.1-99.9 percentiles (:func:`isovox.pairs.intensity_range`).
+  per volume with its 0.1-99.9 percentiles (:class:`isovox.intensity.Normalisation`).
 * Synthesis mode ``'residual'`` by default (see :mod:`isovox.latent`): a CPU-sized VAE blurs,
   and its misfit on the acquired slices is carried into the in-between slices; ``'decoded'`` is
   the paper's.
@@ -88,13 +88,15 @@ import torch
 from ...errors import IsovoxError
 from ...jsontext import strict_json
 from ...latent import SYNTHESIS_MODES, kl_between, kl_to_standard_normal, synthesize_volume
-from ...models.vae import SliceVAE, create_slice_critic, create_vae
-from ...pairs import PERCENTILES, intensity_range
-from ...store import json_ready, load_model, save_model
-from ...volume import AXIS_NAMES, Volume, axis_index, lowres_axis
+from ...models import create_model
+from ...models.vae import SliceVAE
+from ...intensity import PERCENTILES, Normalisation
+from ...store import json_ready, load_model, read_history
+from ...volume import AXIS_NAMES, Volume, axis_index, lateral_spacing, lowres_axis
+from ..history import phase_record
 from ..loop import StepContext, fit_networks
 from ..settings import TrainSettings
-from .common import fingerprint_of, make_config, prepare_output, record_run
+from .common import fingerprint_of, make_config, prepare_output, record_run, save_trained
 
 __all__ = ["METHOD", "VAETwoStageConfig", "SliceTriplets", "stage1_step", "train_vae_two_stage",
            "train_stage1", "load_stage1_vae"]
@@ -255,7 +257,7 @@ def _factor(volumes: list[Volume], axes: list[int], factor: float | None) -> flo
         if not float(factor) > 1:
             raise IsovoxError(f"factor must be > 1, got {factor}")
         return float(factor)
-    values = [v.spacing[a] / min(s for i, s in enumerate(v.spacing) if i != a) for v, a in zip(volumes, axes)]
+    values = [v.spacing[a] / lateral_spacing(v.spacing, a) for v, a in zip(volumes, axes)]
     if any(abs(f - values[0]) > _FACTOR_RTOL * values[0] for f in values):
         raise IsovoxError(f"the volumes need different factors ({', '.join(f'{f:g}' for f in values)}); "
                           "one stage-II generator serves one factor: pass factor=")
@@ -264,19 +266,25 @@ def _factor(volumes: list[Volume], axes: list[int], factor: float | None) -> flo
     return float(values[0])
 
 
-def _planes(volume: Volume, axis: int, norm: dict) -> np.ndarray:
-    data = np.moveaxis(np.asarray(volume.data, dtype=np.float32), axis, 0)
-    return np.ascontiguousarray((data - norm["low"]) / (norm["high"] - norm["low"]), dtype=np.float32)
+def _planes(volume: Volume, axis: int, norm: Normalisation) -> np.ndarray:
+    return np.ascontiguousarray(norm.apply(np.moveaxis(np.asarray(volume.data), axis, 0)))
 
 
-def train_stage1(volumes: list[Volume], axes: list[int], norms: list[dict], config: VAETwoStageConfig,
+def train_stage1(volumes: list[Volume], axes: list[int], norms: list[Normalisation], config: VAETwoStageConfig,
                  workdir: Path, resume: bool) -> tuple[SliceVAE, dict]:
     """Train the VAE-GAN on the volumes' acquisition planes; (VAE in eval mode, summary)."""
+    vae, summary, _ = _fit_stage1(volumes, axes, norms, config, workdir, resume)
+    return vae, summary
+
+
+def _fit_stage1(volumes: list[Volume], axes: list[int], norms: list[Normalisation], config: VAETwoStageConfig,
+                workdir: Path, resume: bool) -> tuple[SliceVAE, dict, dict]:
+    """:func:`train_stage1`, plus the phase of the model folder's history (:mod:`isovox.training.history`)."""
     phases = config.phases()
     torch.manual_seed(config.seed)                        # the same seed gives the same initial weights
     try:
-        vae = create_vae(config.vae_preset, **dict(config.vae_kwargs))
-        critic = create_slice_critic(config.critic_preset)
+        vae = create_model("slice_vae", preset=config.vae_preset, **dict(config.vae_kwargs))
+        critic = create_model("slice_critic", preset=config.critic_preset)
     except (TypeError, ValueError) as error:
         raise IsovoxError(f"cannot build the stage-I VAE: {error}") from None
     triplets = SliceTriplets([_planes(v, a, n) for v, a, n in zip(volumes, axes, norms)], vae.slice_size,
@@ -295,7 +303,7 @@ def train_stage1(volumes: list[Volume], axes: list[int], norms: list[dict], conf
                "iterations": history["iterations"], "minutes": history["elapsed_seconds"] / 60.0,
                "final_terms": last, "batch_size": config.vae_batch_size, "lr": config.lr,
                "critic_lr": config.critic_lr, "device": history["device"]}
-    return vae.cpu().eval(), json_ready(summary)
+    return vae.cpu().eval(), json_ready(summary), phase_record("stage 1", history)
 
 
 # --- stage II and the model folder -----------------------------------------------------------------
@@ -356,7 +364,7 @@ def load_stage1_vae(folder: str | Path) -> tuple[SliceVAE, dict]:
                           f"is it a {METHOD} model folder?")
     info = json.loads((folder / VAE_INFO).read_text())
     build = info["vae"]
-    vae = create_vae(build.get("preset", "default"), **dict(build.get("kwargs", {})))
+    vae = create_model("slice_vae", preset=build.get("preset", "default"), **dict(build.get("kwargs", {})))
     try:
         vae.load_state_dict(torch.load(folder / VAE_WEIGHTS, map_location="cpu", weights_only=True))
     except (RuntimeError, ValueError, OSError, EOFError) as error:
@@ -396,9 +404,11 @@ def train_vae_two_stage(volumes: Volume | Sequence[Volume], output_dir: str | Pa
         shutil.rmtree(workdir, ignore_errors=True)
     record_run(workdir, fingerprint_of(METHOD, config, volumes), resume)
 
-    norms = [intensity_range(v, config.percentiles) for v in volumes]
+    norms = [Normalisation.measure(v, config.percentiles) for v in volumes]
+    phases = []
     if config.vae_from is None:
-        vae, stage1 = train_stage1(volumes, axes, norms, config, workdir / "stage1", resume)
+        vae, stage1, stage1_phase = _fit_stage1(volumes, axes, norms, config, workdir / "stage1", resume)
+        phases.append(stage1_phase)
     else:
         vae, reused = load_stage1_vae(config.vae_from)
         stage1 = {"reused_from": str(Path(config.vae_from).resolve()), "vae": reused["vae"]}
@@ -417,7 +427,7 @@ def train_vae_two_stage(volumes: Volume | Sequence[Volume], output_dir: str | Pa
                            method=METHOD, card_extra={"stage1": stage1},
                            **_stage2_overrides(config, factor, axes[0]))
     generator, card = load_model(stage2_dir)
-    save_model(output_dir, generator, card, overwrite=overwrite, extra_files=_vae_files(vae, info))
-    shutil.rmtree(workdir, ignore_errors=True)
-    return output_dir
+    phases += [{**phase, "name": f"stage 2 {phase['name']}"} for phase in read_history(stage2_dir)]
+    return save_trained(output_dir, generator, card, workdir, overwrite, config=config, phases=phases,
+                        extra_files=_vae_files(vae, info))
 
