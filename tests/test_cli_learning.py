@@ -114,7 +114,7 @@ def test_supervised3d_from_references_then_reconstruct_a_kspace_volume(tmp_path,
 @pytest.mark.parametrize("args, message", [
     (["--method", "supervised3d", "--hr", "REF"], "needs --factor"),
     (["--method", "supervised3d", "--factor", "2"], "needs isotropic reference volumes"),
-    (["REF", "--factor", "2"], "are for --method supervised3d"),
+    (["REF", "--factor", "2"], "it is for --method supervised3d"),
     (["REF", "--set", "lr"], "KEY=VALUE"),
     (["REF", "--method", "magic"], "unknown training method"),
 ])

@@ -1,7 +1,8 @@
 """Training: volumes in, a model folder (:mod:`isovox.store`) out.
 
 ``train(volume, output_dir, method='selfsup', **options)`` dispatches by method name through
-:data:`TRAIN_METHODS` (name -> recipe function, imported when used):
+the recipe registry (:mod:`.recipes.registry`, also :data:`TRAIN_METHODS`), which says what each
+method learns from and which function and config it uses (imported when used):
 
 - ``'selfsup'``: self-supervised pairs from the volume's lateral planes (A2I-3DEM, paper 001;
   :func:`~isovox.training.recipes.selfsup.train_selfsup`);
@@ -25,40 +26,33 @@ loop (:func:`fit`, :func:`fit_networks`), losses and settings are importable fro
 
 from __future__ import annotations
 
-import importlib
 import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..errors import DiskFull, IsovoxError
+from ..errors import DiskFull
+from ..lazy import lazy_exports
 from ..volume import Volume, check_intensity_dtype
-from .checkpoint import TrainingInterrupted
-from .loop import StepContext, fit, fit_networks
-from .losses import SelfSupLoss, l1_loss, projected_distribution_loss
-from .recipes import SelfSupConfig, train_paired, train_selfsup
-from .recipes.common import default_workdir
-from .settings import TrainSettings
+from .recipes.registry import RECIPES, recipe_info
 
-# method -> (module under isovox.training.recipes, function); a recipe loads only when used
-TRAIN_METHODS: dict[str, tuple[str, str]] = {
-    "selfsup": ("selfsup", "train_selfsup"),
-    "paired2d": ("selfsup", "train_paired"),
-    "supervised3d": ("supervised3d", "train_supervised3d"),
-    "arbitrary-scale": ("arbitrary_scale", "train_arbitrary_scale"),
-    "degradation-learning": ("degradation_learning", "train_degradation_learning"),
-    "vae-two-stage": ("vae_two_stage", "train_vae_two_stage"),
+# The loop, losses and recipes load torch: resolved on first use (PEP 562), so the registry and
+# ``train``'s checks stay importable by the CLI without it.
+_LAZY = {
+    "TrainingInterrupted": "isovox.training.checkpoint",
+    "StepContext": "isovox.training.loop", "fit": "isovox.training.loop", "fit_networks": "isovox.training.loop",
+    "SelfSupLoss": "isovox.training.losses", "l1_loss": "isovox.training.losses",
+    "projected_distribution_loss": "isovox.training.losses",
+    "SelfSupConfig": "isovox.training.recipes.selfsup", "train_paired": "isovox.training.recipes.selfsup",
+    "train_selfsup": "isovox.training.recipes.selfsup",
+    "TrainSettings": "isovox.training.settings",
 }
 
-__all__ = ["TRAIN_METHODS", "SelfSupConfig", "SelfSupLoss", "StepContext", "TrainSettings", "TrainingInterrupted",
-           "fit", "fit_networks",
-           "l1_loss", "projected_distribution_loss", "train", "train_paired", "train_selfsup"]
+#: method -> its registry entry (:mod:`.recipes.registry`); a recipe's module loads only when used
+TRAIN_METHODS = RECIPES
 
+__all__ = ["TRAIN_METHODS", "train", *sorted(_LAZY)]
 
-def _recipe(method: str):
-    if method not in TRAIN_METHODS:
-        raise IsovoxError(f"unknown training method {method!r}; choose one of {', '.join(TRAIN_METHODS)}")
-    module, function = TRAIN_METHODS[method]
-    return getattr(importlib.import_module(f"{__name__}.recipes.{module}"), function)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals(), eager=("TRAIN_METHODS", "train"))
 
 
 def train(volume: Volume | Sequence[Volume] | None, output_dir: str | Path, method: str = "selfsup", *,
@@ -67,41 +61,23 @@ def train(volume: Volume | Sequence[Volume] | None, output_dir: str | Path, meth
           **config_fields: Any) -> Path:
     """Train with ``method`` (a key of :data:`TRAIN_METHODS`) and return the model folder's path.
 
-    ``volume``: the anisotropic volume to learn from (selfsup, paired2d). ``ground_truth``: the
-    isotropic truth of ``volume`` (paired2d). ``highres``: isotropic reference volumes
-    (supervised3d).
+    What the method learns from (its registry entry's ``inputs``): ``volume``, the anisotropic
+    volume (or, for vae-two-stage, a list of them); ``ground_truth``, the isotropic truth of
+    ``volume`` (paired2d); ``highres``, isotropic reference volumes (supervised3d).
     """
-    recipe = _recipe(method)
+    recipe = recipe_info(method)
     for given in [volume, ground_truth, highres]:
         for item in (given if isinstance(given, (list, tuple)) else [given]):
             if isinstance(item, Volume):
                 check_intensity_dtype(item.dtype)
     options = dict(overwrite=overwrite, resume=resume, workdir=workdir, **config_fields)
     try:
-        return _dispatch(method, recipe, volume, output_dir, ground_truth, highres, options)
+        arguments = recipe.arguments(volume, ground_truth, highres)
+        return recipe.train_function()(*arguments, output_dir, **options)
     except DiskFull as error:
         # a full disk stops a run for good: free the checkpoints' space rather than keep it filled
+        from .recipes.common import default_workdir
+
         folder = Path(workdir) if workdir is not None else default_workdir(Path(output_dir))
         shutil.rmtree(folder, ignore_errors=True)
         raise DiskFull(f"{error} (the training work folder {folder} was removed too)") from None
-
-
-def _dispatch(method: str, recipe, volume, output_dir, ground_truth, highres, options: dict) -> Path:
-    if method == "supervised3d":
-        if highres is None or volume is not None or ground_truth is not None:
-            raise IsovoxError("method 'supervised3d' learns from isotropic references: pass highres=[...] "
-                              "and no volume or ground_truth")
-        return recipe(highres, output_dir, **options)
-    if highres is not None:
-        raise IsovoxError(f"method {method!r} takes no highres volumes; they are for 'supervised3d'")
-    if volume is None:
-        raise IsovoxError(f"method {method!r} needs the anisotropic volume to learn from")
-    if not isinstance(volume, Volume) and method != "vae-two-stage":
-        raise IsovoxError(f"method {method!r} learns from one volume; only 'vae-two-stage' takes a list")
-    if method == "paired2d":
-        if ground_truth is None:
-            raise IsovoxError("method 'paired2d' needs ground_truth= (an isotropic volume on the target grid)")
-        return recipe(volume, ground_truth, output_dir, **options)
-    if ground_truth is not None:
-        raise IsovoxError(f"method {method!r} trains on the volume alone; ground_truth is for 'paired2d'")
-    return recipe(volume, output_dir, **options)

@@ -1,5 +1,13 @@
-"""Training recipes: each turns volumes into a model folder (:mod:`isovox.store`)."""
+"""Training recipes: each turns volumes into a model folder (:mod:`isovox.store`).
 
-from .selfsup import SelfSupConfig, train_paired, train_selfsup
+:mod:`.registry` lists them all (loads without torch); a recipe's own module loads when used.
+"""
 
-__all__ = ["SelfSupConfig", "train_paired", "train_selfsup"]
+from ...lazy import lazy_exports
+
+_LAZY = {"SelfSupConfig": "isovox.training.recipes.selfsup", "train_paired": "isovox.training.recipes.selfsup",
+         "train_selfsup": "isovox.training.recipes.selfsup"}
+
+__all__ = sorted(_LAZY)
+
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
