@@ -15,11 +15,11 @@ from .common import (ChannelOption, JsonOption, OverwriteOption, SpacingOption, 
 def assess(
     volume: Path = typer.Argument(..., help="volume to assess: an acquisition, an isovox output or "
                                   "another tool's output (tif, nii, h5:/dataset, zarr, mrc)"),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="report folder to write "
+    output: Optional[Path] = typer.Option(None, "-o", "--output", metavar="DIR", help="report folder to write "
                                           "(report.json and spectra.png)"),
     reference: Optional[Path] = typer.Option(None, "--reference", help="ground truth on the same grid: "
                                              "adds its spectra and PSNR / SSIM against it"),
-    axis: Optional[str] = typer.Option(None, help="axial axis of the isotropy score: z, y or x "
+    axis: Optional[str] = typer.Option(None, metavar="AXIS", help="axial axis of the isotropy score: z, y or x "
                                        "(default: the coarsest resolved)"),
     spacing: SpacingOption = None,          # applies to the volume and the reference
     unit: UnitOption = None,
@@ -33,8 +33,10 @@ def assess(
     the noise (2 x spacing if it does up to the grid's limit); isotropy = lateral / axial
     resolution (1 = isotropic).
 
-    Example: isovox assess iso.tif -o iso-report
-             isovox assess iso.tif --reference gt.tif --json
+    \b
+    Examples:
+      isovox assess iso.tif -o iso-report
+      isovox assess iso.tif --reference gt.tif --json
     """
     from ..assess import assess as run_assess
     from ..assess import format_summary, write_report

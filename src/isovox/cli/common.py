@@ -8,12 +8,14 @@ from typing import Annotated, Optional, Sequence, Tuple
 
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+from .helpstyle import HelpStyledTyper
+
+app = HelpStyledTyper(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   rich_markup_mode=None,
                   help="isovox: turn anisotropic 3D volumes (EM sections, MRI slices) into isotropic ones.")
 
 Spacing = Optional[Tuple[float, float, float]]
-SPACING_HELP = "voxel size Z Y X, fills or overrides the file's metadata"
+SPACING_HELP = "voxel size (three numbers), fills or overrides the file's metadata"
 UNIT_HELP = "length unit of --spacing (nm, um, mm, angstrom)"
 CHANNEL_HELP = "channel to use from a 4D array"
 OVERWRITE_HELP = "replace an existing output"
@@ -37,16 +39,20 @@ def _options(show_version: Annotated[bool, typer.Option("--version", is_eager=Tr
     """isovox: turn anisotropic 3D volumes (EM sections, MRI slices) into isotropic ones."""
 
 # The options every command that reads a volume or writes an output shares, declared once.
-SpacingOption = Annotated[Spacing, typer.Option("--spacing", help=SPACING_HELP, callback=lambda v: positive_each(v))]
-UnitOption = Annotated[Optional[str], typer.Option("--unit", help=UNIT_HELP)]
+SpacingOption = Annotated[Spacing, typer.Option("--spacing", metavar="Z Y X", help=SPACING_HELP,
+                                                callback=lambda v: positive_each(v))]
+UnitOption = Annotated[Optional[str], typer.Option("--unit", metavar="UNIT", help=UNIT_HELP)]
 ChannelOption = Annotated[Optional[int], typer.Option("--channel", help=CHANNEL_HELP, min=0)]
 OverwriteOption = Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)]
 JsonOption = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
 BadSectionsOption = Annotated[Optional[str], typer.Option(
-    "--bad-sections", help="defective sections along the low-resolution axis to leave out and bridge, "
+    "--bad-sections", metavar="SECTIONS", help="defective sections along the low-resolution axis to leave out and bridge, "
     "e.g. 14,15,20-22 (added to those detected)")]
 DetectOption = Annotated[bool, typer.Option(
     "--detect/--no-detect", help="find blank, saturated, dark or bright and duplicated sections and bridge them")]
+LevelsOption = Annotated[Optional[int], typer.Option(
+    "--levels", min=1, help="resolution levels of a .zarr output's OME-Zarr pyramid, full resolution included "
+    "(1: none below it; default: halve until the coarsest level has at most 256^3 voxels)")]
 
 
 def bad_section_list(text: Optional[str]) -> tuple[int, ...]:
