@@ -29,18 +29,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from isovox import io
 from isovox.degrade.recipes import recipe_ops
-from isovox.evaluate import compare, plane_figure, to_json
+from isovox.evaluate import plane_figure
+from isovox.models.dense3d import count_parameters
 from isovox.reconstruction import reconstruct
 from isovox.reconstruction.arbitrary import reconstruct_arbitrary
 from isovox.resample import apply_along_axis, resampling_matrix
@@ -50,13 +48,11 @@ from isovox.training import train
 from isovox.training.recipes.arbitrary_scale import train_arbitrary_scale
 from isovox.volume import Volume, input_positions
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / ".." / "shared" / "data"
-FLYEM, COLIN = DATA / "flyem_fibsem_sample2_250cube_10nm.tif", DATA / "colin27_t1_1mm.nii.gz"
-RESULTS = ROOT / "benchmarks" / "results"
+from harness import (AXIAL, COLIN27, FLYEM, ROOT, markdown_table, plane_scores, psnr_ssim, read_json, result_path,
+                     save_result, section_scores, timed, write_json)
+
 MODELS = Path(os.environ.get("ISOVOX_BENCH_MODELS", "/tmp/isovox-arbitrary-models"))
 FACTORS = (2.0, 2.5, 3.0, 3.3, 4.0, 5.0, 6.0)
-AXIAL = ("xz", "yz")
 
 
 def flyem_crop() -> Volume:
@@ -67,28 +63,13 @@ def simulated(factor: float):
     return simulate(flyem_crop(), factor, axis=0, recipe="gaussian")
 
 
-def machine() -> dict:
-    return {"machine": platform.machine(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "note": "wall times measured on a shared 2-core CPU under contention"}
-
-
 def save(name: str, record: dict) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    record.update(machine())
-    (RESULTS / f"arbitrary_scale_{name}.json").write_text(json.dumps(record, indent=2))
-    print(json.dumps(record, indent=2))
+    save_result(f"arbitrary_scale_{name}", record, echo=True)
 
 
 def axial_scores(truth: Volume, result: Volume) -> dict:
-    scores = json.loads(to_json(compare(truth, result, planes=AXIAL), per_plane=False))
-    mean = {k: float(np.mean([scores[p][k] for p in AXIAL])) for k in ("psnr", "ssim")}
-    return {**{p: {"psnr": scores[p]["psnr"], "ssim": scores[p]["ssim"]} for p in AXIAL}, "mean": mean}
-
-
-def timed(fn, *args, **kwargs):
-    start = time.perf_counter()
-    result = fn(*args, **kwargs)
-    return result, time.perf_counter() - start
+    """PSNR / SSIM on the xz and yz planes and their mean."""
+    return plane_scores(truth, result, AXIAL, mean=True)
 
 
 # --- FlyEM ------------------------------------------------------------------------------------
@@ -139,20 +120,20 @@ def run_flyem(figure: Path) -> None:
     card = read_card(meta)
     save("flyem", {"crop": "z 0-250, y 61-189, x 61-189 of the 10 nm cube", "factors": rows,
                    "meta_training": {k: card.training.get(k) for k in ("iterations", "minutes", "loss", "held_out")},
-                   "meta_parameters": sum(p.numel() for p in load_model(meta)[0].parameters()),
+                   "meta_parameters": count_parameters(load_model(meta)[0]),
                    "figure": str(figure.relative_to(ROOT))})
 
 
 def run_fixed_scores(factor: float) -> None:
     """Score a fixed-factor model trained after `flyem` ran, into arbitrary_scale_flyem.json."""
-    path = RESULTS / "arbitrary_scale_flyem.json"
-    record = json.loads(path.read_text())
+    path = result_path("arbitrary_scale_flyem")
+    record = read_json(path)
     sim = simulated(factor)
     result, seconds = timed(reconstruct, sim.lowres, model=MODELS / f"flyem_drcnet_x{factor:g}")
     for row in record["factors"]:
         if row["factor"] == factor:
             row["drcnet_fixed"], row["drcnet_infer_seconds"] = axial_scores(sim.ground_truth, result), seconds
-    path.write_text(json.dumps(record, indent=2))
+    write_json(path, record)
     print(json.dumps([r for r in record["factors"] if r["factor"] == factor], indent=2))
 
 
@@ -180,7 +161,7 @@ def information_box(image: np.ndarray, threshold: float) -> tuple[slice, slice]:
 
 def run_colin(iterations: int, seed: int) -> None:
     MODELS.mkdir(parents=True, exist_ok=True)
-    volume = io.read(COLIN)
+    volume = io.read(COLIN27)
     train_part, test = volume.crop((10, 0, 0), (95, 217, 181)), volume.numpy()[100:120].astype(np.float32)
     common = dict(axis="z", both_axes=True, recipe="cubic", crop="max-information", iterations=iterations,
                   seed=seed, adversarial_weight=0.001, overwrite=True, validation_scales=(2.0,))
@@ -204,15 +185,14 @@ def run_colin(iterations: int, seed: int) -> None:
         predictions[name] = y[:, 0].numpy()
     results = {}
     for name, images in predictions.items():
-        psnr, ssim = [], []
-        for gt, image in zip(truth, images):
-            box = information_box(gt, card.degradation.get("crop_threshold", 0.1))
-            psnr.append(peak_signal_noise_ratio(gt[box], image[box], data_range=1.0))
-            ssim.append(structural_similarity(gt[box], image[box], data_range=1.0))
+        boxes = [information_box(gt, card.degradation.get("crop_threshold", 0.1)) for gt in truth]
+        scores = [section_scores(gt[box], image[box], data_range=1.0)[0]
+                  for gt, image, box in zip(truth, images, boxes)]
+        psnr, ssim = [s["psnr"] for s in scores], [s["ssim"] for s in scores]
         results[name] = {"psnr_mean": float(np.mean(psnr)), "psnr_std": float(np.std(psnr)),
                          "ssim_mean": float(np.mean(ssim)), "ssim_std": float(np.std(ssim))}
         if name in folders:
-            results[name]["parameters"] = sum(p.numel() for p in load_model(folders[name])[0].parameters())
+            results[name]["parameters"] = count_parameters(load_model(folders[name])[0])
             results[name]["train_seconds"] = seconds[name]
     save("colin27", {"task": "x2 in-plane, axial slices z 100-119, maximal-information crop",
                      "training": "slices z 10-94, L1 + 0.001 adversarial (no VGG weights here)",
@@ -220,20 +200,17 @@ def run_colin(iterations: int, seed: int) -> None:
 
 
 def print_table() -> None:
-    flyem = json.loads((RESULTS / "arbitrary_scale_flyem.json").read_text())
-    print("| factor | cubic PSNR / SSIM | Meta-SRGAN PSNR / SSIM | fixed DRCNet PSNR / SSIM |")
-    print("|---|---|---|---|")
-    for row in flyem["factors"]:
-        cells = [f"{row[k]['mean']['psnr']:.2f} / {row[k]['mean']['ssim']:.3f}" if k in row else "-"
-                 for k in ("cubic", "meta_srgan", "drcnet_fixed")]
+    rows = []
+    for row in read_json(result_path("arbitrary_scale_flyem"))["factors"]:
         mark = "" if row["in_trained_range"] else " (outside 1.1-4)"
-        print(f"| x{row['factor']:g}{mark} | " + " | ".join(cells) + " |")
-    colin = RESULTS / "arbitrary_scale_colin27.json"
-    if colin.exists():
-        print("\n| Colin27 x2 | PSNR (dB) | SSIM | parameters |\n|---|---|---|---|")
-        for name, r in json.loads(colin.read_text())["results"].items():
-            print(f"| {name} | {r['psnr_mean']:.2f} ± {r['psnr_std']:.2f} | {r['ssim_mean']:.4f} ± {r['ssim_std']:.4f} "
-                  f"| {r.get('parameters', '-')} |")
+        rows.append([f"x{row['factor']:g}{mark}", *(psnr_ssim(row[k]["mean"]) if k in row else "-"
+                                                      for k in ("cubic", "meta_srgan", "drcnet_fixed"))])
+    print(markdown_table(["factor", "cubic PSNR / SSIM", "Meta-SRGAN PSNR / SSIM", "fixed DRCNet PSNR / SSIM"], rows))
+    colin = read_json(result_path("arbitrary_scale_colin27"))
+    if colin:
+        rows = [[name, f"{r['psnr_mean']:.2f} ± {r['psnr_std']:.2f}", f"{r['ssim_mean']:.4f} ± {r['ssim_std']:.4f}",
+                 r.get("parameters", "-")] for name, r in colin["results"].items()]
+        print("\n" + markdown_table(["Colin27 x2", "PSNR (dB)", "SSIM", "parameters"], rows))
 
 
 def main() -> None:

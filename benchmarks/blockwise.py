@@ -33,8 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import resource
 import shutil
 import signal
 import subprocess
@@ -44,8 +42,9 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-FLYEM = ROOT / ".." / "shared" / "data" / "flyem_fibsem_sample2_250cube_10nm.tif"
+from harness import (FLYEM, Stopwatch, best_seconds, machine_info, markdown_table, read_json, result_path,
+                     write_json)
+
 PYTHON = sys.executable
 DASK = str(Path(sys.executable).with_name("dask"))
 MODEL_KWARGS = dict(n_feats=16, n_blocks=2)
@@ -61,31 +60,22 @@ def child(args: argparse.Namespace) -> None:
 
         torch.set_num_threads(args.torch_threads)
     before = blockwise_status(args.output)
-    start = time.perf_counter()
-    if args.in_memory:
-        import isovox
+    # the peak is this child process's own, imports included (a fresh process: nothing to reset)
+    with Stopwatch() as watch:
+        if args.in_memory:
+            import isovox
 
-        volume = isovox.read(args.input)
-        result = isovox.reconstruct(volume, args.method, model=args.model, device="cpu")
-        isovox.write(result, args.output, overwrite=True)
-    else:
-        result = reconstruct_blockwise(args.input, args.output, method=args.method, model=args.model,
-                                       block_size=args.block, workers=args.workers, processes=args.processes,
-                                       scheduler=args.scheduler, device="cpu", progress=False)
-    seconds = time.perf_counter() - start
-    print(json.dumps({"seconds": seconds, "voxels": int(np.prod(result.shape)),
-                      "voxels_per_s": float(np.prod(result.shape)) / seconds,
-                      "peak_rss_mb": peak_rss_mb(),
+            volume = isovox.read(args.input)
+            result = isovox.reconstruct(volume, args.method, model=args.model, device="cpu")
+            isovox.write(result, args.output, overwrite=True)
+        else:
+            result = reconstruct_blockwise(args.input, args.output, method=args.method, model=args.model,
+                                           block_size=args.block, workers=args.workers, processes=args.processes,
+                                           scheduler=args.scheduler, device="cpu", progress=False)
+    print(json.dumps({"seconds": watch.seconds, "voxels": int(np.prod(result.shape)),
+                      "voxels_per_s": float(np.prod(result.shape)) / watch.seconds,
+                      "peak_rss_mb": watch.peak_rss_mb,
                       "blocks_done_before": before.get("done", 0)}))
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory: VmHWM, which starts afresh at exec (``ru_maxrss``
-    keeps the parent's high-water mark across fork and exec on Linux)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_child(input_path, output, *, method="cubic", model=None, block=128, workers=None, processes=False,
@@ -168,14 +158,10 @@ def roofline(model_folder: Path) -> dict:
     for threads in (1, 2):
         torch.set_num_threads(threads)
         with torch.inference_mode():
-            conv(x)
-            times = []
-            for _ in range(3):
-                start = time.perf_counter()
-                conv(x)
-                times.append(time.perf_counter() - start)
-        result[f"gflops_{threads}_threads"] = flops / min(times) / 1e9
-        result[f"roofline_voxels_per_s_{threads}_threads"] = flops / min(times) / result["flops_per_voxel"]
+            conv(x)                                   # warm-up
+            seconds = best_seconds(lambda: conv(x), 3)
+        result[f"gflops_{threads}_threads"] = flops / seconds / 1e9
+        result[f"roofline_voxels_per_s_{threads}_threads"] = flops / seconds / result["flops_per_voxel"]
     print(f"roofline: {result}", flush=True)
     return result
 
@@ -307,11 +293,10 @@ def fault(paths: dict, scratch: Path) -> dict:
 
 def print_tables(report: dict) -> None:
     if "memory" in report:
-        print("\n| input (x4 along z, tiled) | block | output voxels | peak RSS (MB) | seconds | Mvoxel/s |")
-        print("|---|---:|---:|---:|---:|---:|")
-        for row in report["memory"]:
-            print(f"| FlyEM {row['tiling']} | {row['block']} | {row['voxels'] / 1e6:.1f} M | "
-                  f"{row['peak_rss_mb']:.0f} | {row['seconds']:.1f} | {row['voxels_per_s'] / 1e6:.2f} |")
+        rows = [[f"FlyEM {row['tiling']}", row["block"], f"{row['voxels'] / 1e6:.1f} M", f"{row['peak_rss_mb']:.0f}",
+                 f"{row['seconds']:.1f}", f"{row['voxels_per_s'] / 1e6:.2f}"] for row in report["memory"]]
+        print("\n" + markdown_table(["input (x4 along z, tiled)", "block", "output voxels", "peak RSS (MB)", "seconds",
+                                     "Mvoxel/s"], rows, align="lrrrrr"))
         for block in sorted({row["block"] for row in report["memory"]}):
             peaks = [row["peak_rss_mb"] for row in report["memory"] if row["block"] == block]
             print(f"block {block}: peak RSS spread {100 * (max(peaks) / min(peaks) - 1):.1f} % (max / min - 1)")
@@ -325,12 +310,11 @@ def print_tables(report: dict) -> None:
         r = report.get("roofline", {})
         # the best conv rate measured on this machine (2 threads can lose to 1 when cores are shared)
         roof = max(r.get("roofline_voxels_per_s_1_threads", 0), r.get("roofline_voxels_per_s_2_threads", 0)) or None
-        print("\n| method | execution | seconds | kvoxel/s | % of conv roofline |")
-        print("|---|---|---:|---:|---:|")
-        for row in report["throughput"]:
-            share = f"{100 * row['voxels_per_s'] / roof:.0f} %" if roof and row["method"] != "cubic" else "-"
-            print(f"| {row['method']} | {row['execution']} | {row['seconds']:.1f} | "
-                  f"{row['voxels_per_s'] / 1e3:.0f} | {share} |")
+        rows = [[row["method"], row["execution"], f"{row['seconds']:.1f}", f"{row['voxels_per_s'] / 1e3:.0f}",
+                 f"{100 * row['voxels_per_s'] / roof:.0f} %" if roof and row["method"] != "cubic" else "-"]
+                for row in report["throughput"]]
+        print("\n" + markdown_table(["method", "execution", "seconds", "kvoxel/s", "% of conv roofline"], rows,
+                                     align="llrrr"))
     if "fault" in report:
         print(f"\nfault: {json.dumps(report['fault'], indent=1)}")
 
@@ -351,23 +335,22 @@ def main() -> None:
     run.add_argument("--torch-threads", type=int, default=None)
     parser.add_argument("--parts", default="memory,roofline,throughput,fault")
     parser.add_argument("--scratch", type=Path, default=Path("/tmp/isovox-blockwise"))
-    parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "blockwise.json")
+    parser.add_argument("--json", type=Path, default=result_path("blockwise"))
     args = parser.parse_args()
     if args.command == "child":
         return child(args)
     args.scratch.mkdir(parents=True, exist_ok=True)
     paths = prepare(args.scratch)
     parts = args.parts.split(",")
-    report = json.loads(args.json.read_text()) if args.json.exists() else {}
-    report.update({"machine": f"{platform.machine()}, {os.cpu_count()} cores (shared with other work)",
+    report = read_json(args.json, default={})
+    report.update({"machine": machine_info(),
                    "data": "FlyEM 250^3 at 10 nm, x4 along z (63 x 250 x 250 at 40 x 10 x 10 nm)"})
-    args.json.parent.mkdir(parents=True, exist_ok=True)
     parts_run = {"memory": lambda: memory(paths, args.scratch), "roofline": lambda: roofline(paths["model"]),
                  "throughput": lambda: throughput(paths, args.scratch), "fault": lambda: fault(paths, args.scratch)}
     for name, run_part in parts_run.items():
         if name in parts:
             report[name] = run_part()
-            args.json.write_text(json.dumps(report, indent=2, default=str))     # keep what is done
+            write_json(args.json, report)                                      # keep what is done
     print_tables(report)
     print(f"\nwrote {args.json}")
 

@@ -31,31 +31,25 @@ benchmarks/results/degradation_learning_*.json. Not a test: nothing here asserts
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from isovox import io
-from isovox.evaluate import compare, plane_figure, segmentation_agreement, to_json
+from isovox.evaluate import plane_figure, segmentation_agreement
 from isovox.reconstruction import reconstruct
 from isovox.simulation import simulate
 from isovox.store import read_card
 from isovox.training.recipes.degradation_learning import degrade_volume, train_degradation_learning
 from isovox.training.recipes.selfsup import train_selfsup
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / ".." / "shared" / "data"
-FLYEM, LABELS = DATA / "flyem_fibsem_sample2_250cube_10nm.tif", DATA / "flyem_fibsem_sample2_labels_250cube.tif"
-SSTEM = DATA / "isbi2012_sstem_30x512x512_4x4x50nm.tif"
-RESULTS = ROOT / "benchmarks" / "results"
+from harness import (AXIAL, FLYEM, FLYEM_LABELS, ISBI_SSTEM, RESULTS, ROOT, Stopwatch, markdown_table, plane_scores,
+                     psnr_ssim, read_json, result_path, save_result, timed)
+
 WORK = Path(os.environ.get("ISOVOX_BENCH_WORK", "/tmp/isovox-degradation-learning"))
 FACTOR, FWHM, NOISE, SPLIT = 4, 60.0, 0.01, 125
-AXIAL = ("xz", "yz")
 # Small networks and patches for a shared 2-core CPU; the same for every arm. Stage one: a small
 # G_lh (it only serves the cycle) and a linear G_hl (residual blocks without ReLU), chosen from
 # 400-iteration pilots (Table 3 on the held-out half: linear 34.8 dB, with ReLU 34.5 dB).
@@ -65,17 +59,8 @@ CYCLE = dict(cycle_model_kwargs={"n_feats": 16, "n_blocks": 2}, g_hl="g_hl", g_h
 G_HL = {"blocks": CYCLE, "profile": dict(cycle_model_kwargs=CYCLE["cycle_model_kwargs"], g_hl="g_hl_profile")}
 
 
-def machine() -> dict:
-    return {"machine": platform.machine(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
-            "load_average_1min": os.getloadavg()[0]}
-
-
 def save(name: str, record: dict) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    record.update(machine())
-    (RESULTS / f"degradation_learning_{name}.json").write_text(json.dumps(record, indent=2))
-    print(json.dumps(record, indent=2), flush=True)
+    save_result(f"degradation_learning_{name}", record, echo=True)
 
 
 def parts():
@@ -86,26 +71,19 @@ def parts():
     z = lowres.shape[0]
     train = lowres.crop((0, 0, 0), (z, 250, SPLIT))
     held = lowres.crop((0, 0, SPLIT), (z, 250, 250))
-    labels = io.read(LABELS, spacing=(10.0, 10.0, 10.0), unit="nm").numpy()[:gt.shape[0], :, SPLIT:]
+    labels = io.read(FLYEM_LABELS, spacing=(10.0, 10.0, 10.0), unit="nm").numpy()[:gt.shape[0], :, SPLIT:]
     return train, held, gt.crop((0, 0, SPLIT), gt.shape), labels, truth.crop((0, 0, SPLIT), (250, 250, 250))
 
 
-def scores(reference, result, planes=AXIAL) -> dict:
-    values = json.loads(to_json(compare(reference, result, planes=planes), per_plane=False))
-    return {p: {"psnr": values[p]["psnr"], "ssim": values[p]["ssim"]} for p in planes}
-
-
 def reconstruct_and_score(name: str, folder: Path, held, gt, extra: dict) -> None:
-    start = time.perf_counter()
-    result = reconstruct(held, model=folder, device="cpu")
-    infer = time.perf_counter() - start
+    result, infer = timed(reconstruct, held, model=folder, device="cpu")
     io.write(result, WORK / f"{name}.tif", overwrite=True)
     card = read_card(folder)
     save(name, {"arm": name, **extra, "train_seconds_stage_two": card.training["minutes"] * 60,
                 "iterations": card.training["iterations"], "infer_seconds": infer,
                 "stage_one": card.training.get("degradation_learning"),
                 "best_validation_psnr": card.training["best_validation_psnr"],
-                "scores": scores(gt, result)})
+                "scores": plane_scores(gt, result)})
 
 
 def run_learn(iterations: int, cycle_iterations: int, seed: int, weight_cycle: float, tag: str,
@@ -113,11 +91,9 @@ def run_learn(iterations: int, cycle_iterations: int, seed: int, weight_cycle: f
     """Stage one + DRCNet on the learned pairs ('ours'), and Table 3 for its G_hl."""
     train, held, gt, _, truth = parts()
     folder = WORK / f"ours{tag}_drcnet"
-    start = time.perf_counter()
-    train_degradation_learning(train, folder, overwrite=True, arch="drcnet", iterations=iterations,
-                               cycle_iterations=cycle_iterations, patch_size=PATCH, batch_size=BATCH,
-                               seed=seed, device="cpu", weight_cycle=weight_cycle, **G_HL[g_hl])
-    total = time.perf_counter() - start
+    _, total = timed(train_degradation_learning, train, folder, overwrite=True, arch="drcnet", iterations=iterations,
+                     cycle_iterations=cycle_iterations, patch_size=PATCH, batch_size=BATCH,
+                     seed=seed, device="cpu", weight_cycle=weight_cycle, **G_HL[g_hl])
     reconstruct_and_score(f"ours{tag}_drcnet", folder, held, gt, {"arch": "drcnet", "mode": f"ours{tag}",
                                                                     "train_seconds_total": total})
     # Table 3: the held-out ground truth degraded by G_hl vs the true low-res volume, against the
@@ -128,7 +104,7 @@ def run_learn(iterations: int, cycle_iterations: int, seed: int, weight_cycle: f
                   "true profile, no noise": simulate(truth, FACTOR, axis=0, recipe="gaussian",
                                                      thickness=FWHM).lowres}
     save(f"table3{tag}", {"reference": "true degraded low-res volume, held-out half (63 x 250 x 125 at 40 x 10 x 10 nm)",
-                    "scores": {name: scores(held, vol) for name, vol in candidates.items()}})
+                    "scores": {name: plane_scores(held, vol) for name, vol in candidates.items()}})
 
 
 def run_arm(arch: str, mode: str, iterations: int, seed: int, tag: str) -> None:
@@ -136,24 +112,24 @@ def run_arm(arch: str, mode: str, iterations: int, seed: int, tag: str) -> None:
     mode = f"ours{tag}" if mode == "ours" else mode
     folder, name = WORK / f"{mode}_{arch}", f"{mode}_{arch}"
     common = dict(arch=arch, iterations=iterations, patch_size=PATCH, batch_size=BATCH, seed=seed, device="cpu")
-    start = time.perf_counter()
-    if mode.startswith("ours"):   # another backbone on the learned degradation of `learn`
-        train_degradation_learning(train, folder, overwrite=True, degradation_from=str(WORK / f"{mode}_drcnet"),
-                                   **common)
-    elif mode == "ideal":         # told the truth: profile FWHM 60 nm and the noise, on every sample
-        train_selfsup(train, folder, overwrite=True, recipe="gaussian", fwhm=FWHM, noise=(NOISE, NOISE),
-                      augment_probability=1.0, **common)
-    else:                         # 'take' or 'gaussian' (FWHM = section spacing)
-        train_selfsup(train, folder, overwrite=True, recipe=mode, **common)
+    with Stopwatch() as training:
+        if mode.startswith("ours"):   # another backbone on the learned degradation of `learn`
+            train_degradation_learning(train, folder, overwrite=True, degradation_from=str(WORK / f"{mode}_drcnet"),
+                                       **common)
+        elif mode == "ideal":         # told the truth: profile FWHM 60 nm and the noise, on every sample
+            train_selfsup(train, folder, overwrite=True, recipe="gaussian", fwhm=FWHM, noise=(NOISE, NOISE),
+                          augment_probability=1.0, **common)
+        else:                         # 'take' or 'gaussian' (FWHM = section spacing)
+            train_selfsup(train, folder, overwrite=True, recipe=mode, **common)
     reconstruct_and_score(name, folder, held, gt, {"arch": arch, "mode": mode,
-                                                   "train_seconds_total": time.perf_counter() - start})
+                                                   "train_seconds_total": training.seconds})
 
 
 def run_cubic() -> None:
     _, held, gt, _, _ = parts()
     result = reconstruct(held, "cubic")
     io.write(result, WORK / "cubic.tif", overwrite=True)
-    save("cubic", {"arm": "cubic", "mode": "cubic", "scores": scores(gt, result)})
+    save("cubic", {"arm": "cubic", "mode": "cubic", "scores": plane_scores(gt, result)})
 
 
 def segment(volume: np.ndarray, threshold: float) -> np.ndarray:
@@ -181,8 +157,8 @@ def run_segment(names: list[str]) -> None:
 
     _, _, gt, labels, _ = parts()
     threshold = float(threshold_otsu(ndi.gaussian_filter(gt.numpy().astype(np.float32), 2.0)))
-    previous = RESULTS / "degradation_learning_table2.json"
-    scores = json.loads(previous.read_text())["scores"] if names and previous.exists() else {}
+    previous = read_json(result_path("degradation_learning_table2"))
+    scores = previous["scores"] if names and previous else {}
     inputs = {"ground truth intensities": gt.numpy()} if not names else {}
     inputs.update({p.stem: p for p in sorted(WORK.glob("*.tif")) if not names or p.stem in names})
     for name, item in inputs.items():
@@ -196,17 +172,14 @@ def run_segment(names: list[str]) -> None:
 def run_sstem(iterations: int, cycle_iterations: int, seed: int, weight_cycle: float, figure: Path,
               g_hl: str = "blocks") -> None:
     """Learned degradation vs the Gaussian assumption on real ssTEM; a y-crop is reconstructed."""
-    volume = io.read(SSTEM)                                          # 30 x 512 x 512 at 50 x 4 x 4 nm
+    volume = io.read(ISBI_SSTEM)                                          # 30 x 512 x 512 at 50 x 4 x 4 nm
     common = dict(arch="drcnet", iterations=iterations, patch_size=64, batch_size=BATCH, seed=seed,
                   device="cpu")            # 64: five 50 nm sections per patch at x12.5
     timings = {}
-    start = time.perf_counter()
-    train_degradation_learning(volume, WORK / "sstem_ours", overwrite=True, cycle_iterations=cycle_iterations,
-                               weight_cycle=weight_cycle, **common, **G_HL[g_hl])
-    timings["ours"] = time.perf_counter() - start
-    start = time.perf_counter()
-    train_selfsup(volume, WORK / "sstem_gaussian", overwrite=True, recipe="gaussian", **common)
-    timings["gaussian"] = time.perf_counter() - start
+    _, timings["ours"] = timed(train_degradation_learning, volume, WORK / "sstem_ours", overwrite=True,
+                               cycle_iterations=cycle_iterations, weight_cycle=weight_cycle, **common, **G_HL[g_hl])
+    _, timings["gaussian"] = timed(train_selfsup, volume, WORK / "sstem_gaussian", overwrite=True, recipe="gaussian",
+                                   **common)
     crop = volume.crop((0, 224, 0), (30, 288, 512))                  # 64 y planes, full x: xz figure
     panels = {"cubic": reconstruct(crop, "cubic"),
               "self-supervised, Gaussian assumption": reconstruct(crop, model=WORK / "sstem_gaussian", device="cpu"),
@@ -219,29 +192,24 @@ def run_sstem(iterations: int, cycle_iterations: int, seed: int, weight_cycle: f
 
 
 def print_tables() -> None:
-    def load(name):
-        path = RESULTS / f"degradation_learning_{name}.json"
-        return json.loads(path.read_text()) if path.exists() else None
-
-    def cell(s):
-        return " | ".join(f"{s[p]['psnr']:.2f} / {s[p]['ssim']:.3f}" for p in AXIAL)
-
+    axial_header = [f"{plane} PSNR / SSIM" for plane in AXIAL]
     for path in sorted(RESULTS.glob("degradation_learning_table3*.json")):
-        print(f"\n{path.name}\n| degradation | xz PSNR / SSIM | yz PSNR / SSIM |\n|---|---|---|")
-        for name, s in json.loads(path.read_text())["scores"].items():
-            print(f"| {name} | {cell(s)} |")
-    print("\n| arm | backbone | iterations | train s (stage two) | xz PSNR / SSIM | yz PSNR / SSIM |\n|---|---|---:|---:|---|---|")
+        rows = [[name, *(psnr_ssim(s[p]) for p in AXIAL)] for name, s in read_json(path)["scores"].items()]
+        print(f"\n{path.name}\n" + markdown_table(["degradation", *axial_header], rows))
+    rows = []
     for path in sorted(RESULTS.glob("degradation_learning_*_*.json")):
-        row = json.loads(path.read_text())
+        row = read_json(path)
         if "mode" in row:
-            print(f"| {row['mode']} | {row.get('arch', '-')} | {row.get('iterations', '-')} | "
-                  f"{row.get('train_seconds_stage_two', 0):.0f} | {cell(row['scores'])} |")
-    if cubic := load("cubic"):
-        print(f"| cubic | - | - | 0 | {cell(cubic['scores'])} |")
-    if table2 := load("table2"):
-        print("\n| input | VOI | split | merge | ARE |\n|---|---:|---:|---:|---:|")
-        for name, s in table2["scores"].items():
-            print(f"| {name} | {s['voi']:.3f} | {s['voi_split']:.3f} | {s['voi_merge']:.3f} | {s['adapted_rand_error']:.3f} |")
+            rows.append([row["mode"], row.get("arch", "-"), row.get("iterations", "-"),
+                         f"{row.get('train_seconds_stage_two', 0):.0f}", *(psnr_ssim(row["scores"][p]) for p in AXIAL)])
+    if cubic := read_json(result_path("degradation_learning_cubic")):
+        rows.append(["cubic", "-", "-", 0, *(psnr_ssim(cubic["scores"][p]) for p in AXIAL)])
+    print("\n" + markdown_table(["arm", "backbone", "iterations", "train s (stage two)", *axial_header], rows,
+                                 align="llrrll"))
+    if table2 := read_json(result_path("degradation_learning_table2")):
+        rows = [[name, *(f"{s[m]:.3f}" for m in ("voi", "voi_split", "voi_merge", "adapted_rand_error"))]
+                for name, s in table2["scores"].items()]
+        print("\n" + markdown_table(["input", "VOI", "split", "merge", "ARE"], rows, align="lrrrr"))
 
 
 def main() -> None:

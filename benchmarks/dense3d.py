@@ -28,32 +28,32 @@ deleted afterwards). Not a test: nothing here asserts.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from scipy import ndimage as ndi
 
 from isovox import io
-from isovox.evaluate import compare, sharpness, to_json
+from isovox.evaluate import sharpness
+from isovox.jsontext import strict_json
 from isovox.models import create_model
+from isovox.models.dense3d import count_parameters
 from isovox.pairs3d import degrade_axes
 from isovox.reconstruction import reconstruct
 from isovox.reconstruction.volumetric import reconstruct_with_model3d
-from isovox.store import load_model, read_card
+from isovox.store import load_model
 from isovox.training import train
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-RESULTS = Path(__file__).resolve().parent / "results" / "dense3d"
+from harness import (COLIN27, FLYEM, RESULTS, ROOT, Stopwatch, markdown_table, number, plane_scores, read_json,
+                     save_figure, save_result, timed)
+
+TASK_RESULTS = RESULTS / "dense3d"                 # one JSON a task (or --out name)
 TASKS = {
-    "colin": dict(path=DATA / "colin27_t1_1mm.nii.gz", recipe="kspace", axes=(0, 1), factor=2, split_axis=2,
+    "colin": dict(path=COLIN27, recipe="kspace", axes=(0, 1), factor=2, split_axis=2,
                   planes=("yz",), mask=True),
-    "flyem": dict(path=DATA / "flyem_fibsem_sample2_250cube_10nm.tif", recipe="gaussian", axes=(0,), factor=4,
+    "flyem": dict(path=FLYEM, recipe="gaussian", axes=(0,), factor=4,
                   split_axis=1, planes=("xz", "yz"), mask=False),
 }
 # Inference in 64^3 cores with an 8-voxel margin (paper 004: 70^3, margin 3): the exact margin
@@ -76,15 +76,9 @@ def halves(volume, axis: int):
 def scores(reference, result, planes, mask) -> dict:
     """PSNR / SSIM / NRMSE per scored plane family, and the sharpness there."""
     reference = reference.crop((0, 0, 0), result.shape)      # the interpolation grid may be one shorter
-    table = json.loads(to_json(compare(reference, result, planes=planes, mask=mask), per_plane=False))
+    table = plane_scores(reference, result, planes, mask=mask, metrics=("psnr", "ssim", "nrmse"))
     sharp = sharpness(result, planes, mask=mask)
-    return {p: {**{k: table[p][k] for k in ("psnr", "ssim", "nrmse")}, "sharpness": sharp[p]} for p in planes}
-
-
-def machine() -> dict:
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
-    return {"machine": platform.machine(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "device": device}
+    return {p: {**table[p], "sharpness": sharp[p]} for p in planes}
 
 
 def run_task(name: str, iterations: int, gan_iterations: int, patch: int, batch: int, seed: int,
@@ -103,35 +97,30 @@ def run_task(name: str, iterations: int, gan_iterations: int, patch: int, batch:
         crop_mask = None if mask is None else mask[tuple(slice(0, n) for n in result.shape)]
         rows.append({"method": method, "scores": scores(reference, result, task["planes"], crop_mask),
                      "inference_seconds": seconds, **(extra or {})})
-        print(json.dumps(rows[-1]), flush=True)
+        print(strict_json(rows[-1], indent=None), flush=True)
 
     for method in ("nearest", "cubic"):
-        start = time.perf_counter()
-        result = reconstruct(lowres, method, target_spacing=volume.spacing, dtype="float32")
-        record(method, result, time.perf_counter() - start)
+        result, seconds = timed(reconstruct, lowres, method, target_spacing=volume.spacing, dtype="float32")
+        record(method, result, seconds)
     with tempfile.TemporaryDirectory() as scratch:
         folders = {}
         for label, preset, gan in [m for m in MODELS if m[0] in models]:
             out = Path(scratch) / label
             options = dict(arch="mdcsrn", preset=preset, factor=task["factor"], axes=task["axes"],
                            recipe=task["recipe"], patch_size=patch, batch_size=batch, seed=seed, device="cpu")
-            start = time.perf_counter()
             if gan:
                 options.update(init_from=str(folders[preset]), gan=True, gan_iterations=gan_iterations,
                                **(gan_settings or {}))
             else:
                 options.update(iterations=iterations)
-            train(None, out, method="supervised3d", highres=[train_half], **options)
-            train_seconds = time.perf_counter() - start
+            _, train_seconds = timed(train, None, out, method="supervised3d", highres=[train_half], **options)
             folders.setdefault(preset, out)
-            card = read_card(out)
-            start = time.perf_counter()
-            network, card = load_model(out)
-            result = reconstruct_with_model3d(lowres, network, card, device="cpu", dtype="float32",
-                                              patch=PATCH, margin=MARGIN, progress=False)
-            seconds = time.perf_counter() - start
-            params = sum(p.numel() for p in create_model("mdcsrn", preset=preset).parameters())
-            record(label, result, seconds, {"parameters": params, "train_seconds": train_seconds,
+            with Stopwatch() as inference:
+                network, card = load_model(out)
+                result = reconstruct_with_model3d(lowres, network, card, device="cpu", dtype="float32",
+                                                  patch=PATCH, margin=MARGIN, progress=False)
+            params = count_parameters(create_model("mdcsrn", preset=preset))
+            record(label, result, inference.seconds, {"parameters": params, "train_seconds": train_seconds,
                                             "training": {k: card.training.get(k) for k in
                                                          ("iterations", "best_validation_psnr", "input_validation_psnr")},
                                             "gan": {k: card.training.get("gan", {}).get(k)
@@ -139,38 +128,34 @@ def run_task(name: str, iterations: int, gan_iterations: int, patch: int, batch:
     ref = {"method": "reference (HR)", "scores": {p: {"sharpness": v} for p, v in
                                                   sharpness(reference, task["planes"], mask=mask).items()}}
     rows.append(ref)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    payload = {"task": name, **{k: (str(v) if isinstance(v, Path) else v) for k, v in task.items()},
+    payload = {"task": name, **task,
                "iterations": iterations, "gan_iterations": gan_iterations, "patch": patch, "batch": batch,
-               "seed": seed, "gan_settings": gan_settings or {}, "machine": machine(), "rows": rows,
+               "seed": seed, "gan_settings": gan_settings or {}, "rows": rows,
                "command": f"benchmarks/dense3d.py {name} --iterations {iterations} --gan-iterations "
                           f"{gan_iterations} --patch {patch} --batch {batch} --models "
                           + " ".join(f"'{m}'" for m in models)
                           + "".join(f" --gan-set {k}={v}" for k, v in (gan_settings or {}).items())
                           + (f" --out {out_name}" if out_name else "")}
-    (RESULTS / f"{out_name or name}.json").write_text(json.dumps(payload, indent=2, default=str))
+    save_result(f"dense3d/{out_name or name}", payload)
+
+
+def score_cell(scores: dict) -> str:
+    """'PSNR / SSIM / NRMSE / sharpness' of one plane family ('-' where there is no reference)."""
+    return " / ".join([number(scores.get("psnr"), 2),
+                       *(number(scores.get(key), 4) for key in ("ssim", "nrmse", "sharpness"))])
 
 
 def print_table() -> None:
-    for path in sorted(RESULTS.glob("*.json")):
-        payload = json.loads(path.read_text())
+    for path in sorted(TASK_RESULTS.glob("*.json")):
+        payload = read_json(path)
         planes = payload["planes"] if isinstance(payload["planes"], list) else [payload["planes"]]
         print(f"\n{payload['task']}: {payload['command']}\n")
-        header = " | ".join(f"{p} PSNR / SSIM / NRMSE / sharpness" for p in planes)
-        print(f"| method | params | train s | infer s | {header} |")
-        print("|---|---:|---:|---:|" + "---|" * len(planes))
-        for row in payload["rows"]:
-            cells = []
-            for p in planes:
-                s = row["scores"][p]
-                if "psnr" in s:
-                    cells.append(f"{s['psnr']:.2f} / {s['ssim']:.4f} / {s['nrmse']:.4f} / {s['sharpness']:.4f}")
-                else:
-                    cells.append(f"- / - / - / {s['sharpness']:.4f}")
-            params = f"{row['parameters']:,}" if row.get("parameters") else "-"
-            train_s = f"{row['train_seconds']:.0f}" if row.get("train_seconds") else "-"
-            infer = f"{row['inference_seconds']:.1f}" if row.get("inference_seconds") is not None else "-"
-            print(f"| {row['method']} | {params} | {train_s} | {infer} | " + " | ".join(cells) + " |")
+        rows = [[row["method"], f"{row['parameters']:,}" if row.get("parameters") else "-",
+                 f"{row['train_seconds']:.0f}" if row.get("train_seconds") else "-",
+                 number(row.get("inference_seconds"), 1), *(score_cell(row["scores"][p]) for p in planes)]
+                for row in payload["rows"]]
+        header = ["method", "params", "train s", "infer s", *(f"{p} PSNR / SSIM / NRMSE / sharpness" for p in planes)]
+        print(markdown_table(header, rows, align="lrrr"))
 
 
 def gan_figure(task: str, path: Path) -> None:
@@ -179,7 +164,7 @@ def gan_figure(task: str, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    payload = json.loads((RESULTS / f"{task}.json").read_text())
+    payload = read_json(TASK_RESULTS / f"{task}.json")
     row = next(r for r in payload["rows"] if r["method"].endswith("GAN"))
     terms = row["gan"]["terms"]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
@@ -194,9 +179,7 @@ def gan_figure(task: str, path: Path) -> None:
         ax.legend()
     fig.suptitle(f"mDCSRN-GAN training, {task}")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    print(f"wrote {path}")
+    save_figure(fig, path)
 
 
 def main() -> None:
@@ -219,7 +202,7 @@ def main() -> None:
     if args.task == "table":
         print_table()
     elif args.task == "figure":
-        gan_figure("colin", Path(__file__).resolve().parents[1] / "docs" / "figures" / "mdcsrn_gan_losses.png")
+        gan_figure("colin", ROOT / "docs" / "figures" / "mdcsrn_gan_losses.png")
     else:
         run_task(args.task, args.iterations, args.gan_iterations, args.patch, args.batch, args.seed, args.models,
                  gan_settings, args.out)

@@ -15,34 +15,20 @@ Prints tables and writes JSON. Not a test: nothing here asserts.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
-import isovox
 from isovox import io
-from isovox.evaluate import compare, to_json
 from isovox.reconstruction import INTERPOLATION_METHODS, reconstruct
 from isovox.simulation import simulate
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-FLYEM = DATA / "flyem_fibsem_sample2_250cube_10nm.tif"
+from harness import FLYEM, best_seconds, compare_plain, describe_machine, machine_info, result_path, write_json
+
 FORMATS = {"tiff": "v.tif", "ome-tiff": "v.ome.tif", "nifti": "v.nii", "nifti-gz": "v.nii.gz",
            "hdf5": "v.h5", "ome-zarr": "v.ome.zarr", "mrc": "v.mrc"}
-
-
-def best_time(action, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def io_throughput(volume, repeats: int) -> dict:
@@ -51,8 +37,8 @@ def io_throughput(volume, repeats: int) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
         for name, filename in FORMATS.items():
             path = Path(scratch) / filename
-            write_s = best_time(lambda: io.write(volume, path, overwrite=True), repeats)
-            read_s = best_time(lambda: io.read(path), repeats)
+            write_s = best_seconds(lambda: io.write(volume, path, overwrite=True), repeats)
+            read_s = best_seconds(lambda: io.read(path), repeats)
             results[name] = {"write_MBps": megabytes / write_s, "read_MBps": megabytes / read_s,
                              "write_s": write_s, "read_s": read_s}
             shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink()
@@ -63,10 +49,10 @@ def interpolation_speed(volume, repeats: int) -> dict:
     lowres = simulate(volume, 4.0, axis=0, recipe="gaussian").lowres
     results = {}
     for method in INTERPOLATION_METHODS:
-        out_voxels = int(np.prod(reconstruct(lowres, method).shape))
-        seconds = best_time(lambda: reconstruct(lowres, method), repeats)
-        results[method] = {"seconds": seconds, "voxels_per_s": out_voxels / seconds,
-                           "output_shape": list(reconstruct(lowres, method).shape)}
+        shape = reconstruct(lowres, method).shape               # also the warm-up
+        seconds = best_seconds(lambda: reconstruct(lowres, method), repeats)
+        results[method] = {"seconds": seconds, "voxels_per_s": int(np.prod(shape)) / seconds,
+                           "output_shape": list(shape)}
     return results
 
 
@@ -75,14 +61,14 @@ def interpolation_quality(volume, factors=(4.0, 6.5)) -> dict:
     for factor in factors:
         sim = simulate(volume, factor, axis=0, recipe="gaussian")
         results[f"x{factor:g}"] = {
-            method: compare(sim.ground_truth, reconstruct(sim.lowres, method,
-                                                          target_spacing=sim.ground_truth.spacing))
+            method: compare_plain(sim.ground_truth, reconstruct(sim.lowres, method,
+                                                                target_spacing=sim.ground_truth.spacing))
             for method in INTERPOLATION_METHODS}
     return results
 
 
 def print_tables(report: dict) -> None:
-    print(f"\nI/O on FlyEM 250^3 uint8 ({report['machine']})")
+    print(f"\nI/O on FlyEM 250^3 uint8 ({describe_machine(report['machine'])})")
     print(f"{'format':<10} {'write MB/s':>11} {'read MB/s':>10}")
     for name, row in report["io"].items():
         print(f"{name:<10} {row['write_MBps']:>11.1f} {row['read_MBps']:>10.1f}")
@@ -101,19 +87,15 @@ def print_tables(report: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--json", type=Path, default=Path("benchmarks/results/foundation.json"))
+    parser.add_argument("--json", type=Path, default=result_path("foundation"))
     args = parser.parse_args()
     volume = io.read(FLYEM)
-    report = {"isovox": isovox.__version__, "machine": f"{platform.machine()}, "
-              f"{__import__('os').cpu_count()} cores", "volume": volume.describe(),
+    report = {"machine": machine_info(), "volume": volume.describe(),
               "io": io_throughput(volume, args.repeats),
               "speed": interpolation_speed(volume, args.repeats),
               "quality": interpolation_quality(volume)}
     print_tables(report)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    report["quality"] = {factor: json.loads(to_json(rows, per_plane=False))
-                         for factor, rows in report["quality"].items()}
-    args.json.write_text(json.dumps(report, indent=2))
+    write_json(args.json, report)
     print(f"\nwrote {args.json}")
 
 

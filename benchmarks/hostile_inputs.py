@@ -70,7 +70,10 @@ from typing import Callable, Optional, Union
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+import harness       # as a module: this script has a write_text of its own (a fixture)
+
+ROOT = harness.ROOT
+
 OK, ERR, EITHER, NONZERO = "ok", "error", "either", "nonzero"
 TIMEOUT = 120.0
 TMP_MARKERS = (".isovox-tmp-", ".isovox-old-")
@@ -1425,17 +1428,17 @@ def _exit_text(result: Result) -> str:
     return str(result.rc)
 
 
-def markdown_table(results: list[Result]) -> str:
+def results_table(results: list[Result]) -> str:
+    """The Markdown table of docs/hostile_inputs.md: one row a case."""
     header = ["case", "class", "command", "expect", "exit", "first line of stderr", "left behind", "verdict"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
     for r in results:
         left = ", ".join(r.created) or "—"
         verdict = "skip: " + "; ".join(r.notes) if r.status == "skip" else \
             ("FAIL: " + "; ".join(r.failures) if r.failures else "pass")
-        row = [r.name, r.cls, f"`{_cell(_argv_text(r.argv), 160)}`", r.expect, _exit_text(r),
-               _cell(r.first_stderr), _cell(left), _cell(verdict, 300)]
-        lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines) + "\n"
+        rows.append([r.name, r.cls, f"`{_cell(_argv_text(r.argv), 160)}`", r.expect, _exit_text(r),
+                     _cell(r.first_stderr), _cell(left), _cell(verdict, 300)])
+    return harness.markdown_table(header, rows) + "\n"
 
 
 def summary_text(results: list[Result]) -> str:
@@ -1498,10 +1501,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
     if args.table:
-        args.table.write_text(markdown_table(results), encoding="utf-8")
+        harness.write_text(args.table, results_table(results))
     if args.json:
-        payload = [{**asdict(r), "first_stderr_line": r.first_stderr} for r in results]
-        args.json.write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
+        cases = [{**asdict(r), "first_stderr_line": r.first_stderr} for r in results]
+        harness.write_json(args.json, {"machine": harness.machine_info(), "cases": cases}, indent=1)
     print()
     print(summary_text(results))
     return 1 if any(r.status == "fail" for r in results) else 0

@@ -56,104 +56,29 @@ several invocations build one table. Not a test: nothing here asserts quality.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import os
-import platform
 import re
-import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
-import torch
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 import isovox
 from isovox.reconstruction import INTERPOLATION_METHODS
 from isovox.training import TRAIN_METHODS
 from isovox.volume import Volume, lowres_axis, output_length, resampling_factor
 
-REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "benchmarks" / "results"
-ISBI = REPO / ".." / "shared" / "data" / "isbi2012_sstem_30x512x512_4x4x50nm.tif"
+from harness import (Stopwatch, machine_info, markdown_table, number, read_json, result_path, section_scores, timed,
+                     write_json)
+from real_sections_data import DATASETS, Dataset
+
 DATA_RANGE = 255.0            # every source stack here is uint8
 BLANK_FRACTION = 0.05         # a section whose std is below 5% of the stack's is missing/blank
 GROUPS = ("away", "near", "all")
 
 
-# --- datasets -----------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Dataset:
-    name: str
-    description: str
-    load: Callable[[int], Volume]      # crop -> the full-spacing stack the sections are taken from
-
-
-def read_uint8(path: Path, spacing: tuple[float, float, float]) -> Volume:
-    volume = isovox.read(path, spacing=spacing, unit="nm")
-    assert volume.dtype == np.uint8, f"{path} is {volume.dtype}; DATA_RANGE assumes uint8"
-    return volume
-
-
-def central_window(volume: Volume, size: int) -> Volume:
-    """The central ``size`` x ``size`` lateral window (axes 1, 2), every section."""
-    start = [0] + [max(0, (n - size) // 2) for n in volume.shape[1:]]
-    stop = [volume.shape[0]] + [s + min(size, n) for s, n in zip(start[1:], volume.shape[1:])]
-    window = volume.crop(start, stop)
-    return window.replace(data=np.ascontiguousarray(window.data))
-
-
-def area_weights(n_in: int, n_out: int) -> np.ndarray:
-    """(n_out, n_in) matrix averaging the input pixels under each output pixel.
-
-    Output pixel ``i`` covers input interval ``[i r, (i + 1) r)`` with ``r = n_in / n_out``; an input
-    pixel ``[k, k + 1)`` counts by its overlap, so a non-integer ratio (3.125) is exact too.
-    """
-    ratio = n_in / n_out
-    edges = np.arange(n_out + 1) * ratio
-    pixel = np.arange(n_in)
-    overlap = np.minimum(edges[1:, None], pixel + 1) - np.maximum(edges[:-1, None], pixel)
-    return np.clip(overlap, 0, None) / ratio
-
-
-def area_downsample_lateral(volume: Volume, size: int) -> Volume:
-    """Area-average every section to ``size`` x ``size`` (float32: the means are not re-quantised)."""
-    rows = area_weights(volume.shape[1], size).astype(np.float32)
-    cols = area_weights(volume.shape[2], size).astype(np.float32)
-    data = np.matmul(rows, np.asarray(volume.data, np.float32) @ cols.T)
-    scale = [1.0, volume.shape[1] / size, volume.shape[2] / size]
-    # an output pixel's centre sits at input index (i + 0.5) r - 0.5
-    shift = [0.0, scale[1] / 2 - 0.5, scale[2] / 2 - 0.5]
-    return volume.on_new_grid(data, scale=scale, shift=shift)
-
-
-def load_cremi_x4(crop: int) -> Volume:
-    return area_downsample_lateral(read_uint8(isovox.fetch_sample(), (40, 4, 4)), 125)
-
-
-def load_cremi_native(crop: int) -> Volume:
-    return central_window(read_uint8(isovox.fetch_sample(), (40, 4, 4)), crop)
-
-
-def load_isbi_x8(crop: int) -> Volume:
-    return area_downsample_lateral(central_window(read_uint8(ISBI, (50, 4, 4)), 500), 160)
-
-
-DATASETS = {d.name: d for d in (
-    Dataset("cremi-x4", "CREMI ssTEM crop, binned 5x5 to 20 nm; kept 80 nm -> 20 nm (x4)", load_cremi_x4),
-    Dataset("cremi-native", "CREMI ssTEM crop, central window at 4 nm; kept 80 nm -> 4 nm (x20)",
-            load_cremi_native),
-    Dataset("isbi-x8", "ISBI 2012 ssTEM, 500^2 area-downsampled to 12.5 nm; kept 100 nm -> 12.5 nm (x8)",
-            load_isbi_x8),
-)}
-
-
-# --- withholding and the output grid (pure helpers, tested in tests/test_real_sections_benchmark.py)
+# --- withholding and the output grid (pure helpers, tested in tests/benchmarks/test_real_sections_benchmark.py)
 
 @dataclass(frozen=True)
 class WithheldSplit:
@@ -197,16 +122,6 @@ def section_groups(sections: np.ndarray, blank: np.ndarray) -> dict[str, np.ndar
     near = scored & (before | after)
     return {"away": np.flatnonzero(scored & ~near), "near": np.flatnonzero(near),
             "all": np.flatnonzero(scored)}
-
-
-def section_scores(truth: np.ndarray, predicted: np.ndarray, data_range: float = DATA_RANGE) -> list[dict]:
-    """PSNR and SSIM of each predicted section (axis 0) against its real one."""
-    scores = []
-    for real, guess in zip(np.asarray(truth, np.float64), np.asarray(predicted, np.float64)):
-        with np.errstate(divide="ignore"):                  # an exact section has infinite PSNR
-            psnr = peak_signal_noise_ratio(real, guess, data_range=data_range)
-        scores.append({"psnr": float(psnr), "ssim": float(structural_similarity(real, guess, data_range=data_range))})
-    return scores
 
 
 def summarise(scores: dict[int, dict], groups: dict[str, np.ndarray]) -> dict:
@@ -285,23 +200,21 @@ def run_method(spec: str, split: WithheldSplit, minutes: float, seed: int, devic
     """Reconstruct ``split.kept`` with one method; returns the output and timings / settings."""
     method, settings = parse_method_spec(spec)
     if method in INTERPOLATION_METHODS:
-        start = time.perf_counter()
-        output = isovox.reconstruct(split.kept, method, target_spacing=split.target_spacing)
-        return output, {"kind": "interpolation", "reconstruct_seconds": time.perf_counter() - start}
+        output, seconds = timed(isovox.reconstruct, split.kept, method, target_spacing=split.target_spacing)
+        return output, {"kind": "interpolation", "reconstruct_seconds": seconds}
     from isovox.store import read_card
 
     options = training_options(method, settings, split, minutes, seed, device)
     with tempfile.TemporaryDirectory(prefix="real_sections_") as scratch:
         folder = Path(scratch) / "model"
-        wall, cpu = time.perf_counter(), time.process_time()
-        isovox.train(split.kept, folder, method=method, **options)
-        # process_time counts every thread of this process: CPU seconds, not wall seconds
-        record = {"kind": "training", "options": options, "train_cpu_seconds": time.process_time() - cpu,
-                  "train_wall_seconds": time.perf_counter() - wall}
+        with Stopwatch() as watch:
+            isovox.train(split.kept, folder, method=method, **options)
+        # CPU seconds count every thread of this process, so they can exceed the wall seconds
+        record = {"kind": "training", "options": options, "train_cpu_seconds": watch.cpu_seconds,
+                  "train_wall_seconds": watch.seconds}
         training = read_card(folder).training
-        start = time.perf_counter()
-        output = isovox.reconstruct(split.kept, model=folder, target_spacing=split.target_spacing, device=device)
-        record["reconstruct_seconds"] = time.perf_counter() - start
+        output, record["reconstruct_seconds"] = timed(isovox.reconstruct, split.kept, model=folder,
+                                                      target_spacing=split.target_spacing, device=device)
     record["training"] = {k: training[k] for k in TRAINING_SUMMARY_KEYS if k in training}
     return output, record
 
@@ -315,31 +228,13 @@ def score_method(volume: Volume, split: WithheldSplit, groups: dict, output: Vol
     scored = groups["all"]
     truth = np.asarray(volume.data)[split.sections[scored]]
     predicted = np.asarray(output.data)[split.output_indices[scored]]
-    scores = dict(zip(scored, section_scores(truth, predicted)))
+    scores = dict(zip(scored, section_scores(truth, predicted, DATA_RANGE)))
     per_section = [{"section": int(split.sections[i]), "output_index": int(split.output_indices[i]),
                     "group": "near" if i in groups["near"] else "away", **scores[i]} for i in scored]
     return {"scores": summarise(scores, groups), "per_section": per_section}
 
 
 # --- results ------------------------------------------------------------------------------------
-
-def git_commit() -> str | None:
-    """The repository's commit, '+dirty' when the work tree differs (the numbers depend on it)."""
-    try:
-        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return commit + ("+dirty" if dirty else "")
-
-
-def machine() -> dict:
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
-    return {"machine": platform.machine(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "device": device, "isovox": isovox.__version__, "commit": git_commit()}
-
 
 def dataset_record(dataset: Dataset, volume: Volume, split: WithheldSplit, blank: np.ndarray,
                    groups: dict) -> dict:
@@ -351,7 +246,7 @@ def dataset_record(dataset: Dataset, volume: Volume, split: WithheldSplit, blank
 
 
 def load_results(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.exists() else {"datasets": {}}
+    return read_json(path, default={"datasets": {}})
 
 
 def merge_rows(results: dict, name: str, record: dict, rows: dict) -> dict:
@@ -364,35 +259,26 @@ def merge_rows(results: dict, name: str, record: dict, rows: dict) -> dict:
     return results
 
 
-def write_results(path: Path, results: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".tmp")            # gitignored; renamed into place
-    partial.write_text(json.dumps(results, indent=2))
-    os.replace(partial, path)
-
-
-def _number(value: float | None, digits: int, signed: bool = False) -> str:
-    if value is None:
-        return "-"
-    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
-
-
 def _versus(row: dict, reference: dict | None, group: str) -> float | None:
     ours, base = row["scores"][group]["psnr"], reference and reference["scores"][group]["psnr"]
     return None if ours is None or base is None else ours - base
 
 
-def table_row(spec: str, row: dict, reference: dict | None) -> str:
+TABLE_HEADER = ["method", "PSNR away", "PSNR near", "PSNR all", "vs linear dB (away / all)", "SSIM away", "SSIM near",
+                "SSIM all", "train s (CPU / wall)", "reconstruct s"]
+
+
+def table_row(spec: str, row: dict, reference: dict | None) -> list[str]:
+    """The cells of one method's row of :func:`format_table`."""
     if "error" in row:
-        return f"| {spec} | failed: {row['error']} |" + " |" * 8
+        return [spec, f"failed: {row['error']}", *[""] * (len(TABLE_HEADER) - 2)]
     scores = row["scores"]
-    psnr = [_number(scores[g]["psnr"], 2) for g in GROUPS]
-    ssim = [_number(scores[g]["ssim"], 4) for g in GROUPS]
-    versus = " / ".join(_number(_versus(row, reference, g), 2, signed=True) for g in ("away", "all"))
+    psnr = [number(scores[g]["psnr"], 2) for g in GROUPS]
+    ssim = [number(scores[g]["ssim"], 4) for g in GROUPS]
+    versus = " / ".join(number(_versus(row, reference, g), 2, signed=True) for g in ("away", "all"))
     train = (f"{row['train_cpu_seconds']:.0f} / {row['train_wall_seconds']:.0f}"
              if row["kind"] == "training" else "-")
-    return (f"| {spec} | {' | '.join(psnr)} | {versus} | {' | '.join(ssim)} | {train} | "
-            f"{row['reconstruct_seconds']:.1f} |")
+    return [spec, *psnr, versus, *ssim, train, f"{row['reconstruct_seconds']:.1f}"]
 
 
 def format_table(name: str, record: dict) -> str:
@@ -405,23 +291,19 @@ def format_table(name: str, record: dict) -> str:
         return (item[0] != "linear", psnr is None, -(psnr or 0.0))
 
     scored = record["scored_sections"]
-    lines = [f"### {name}: {record['description']}",
-             f"input {record['input']}; kept {record['kept']}; factor {record['factor']:g}; "
-             f"scored withheld sections: {len(scored['away'])} away, {len(scored['near'])} near "
-             f"{scored['near']}; blank sections {record['blank_sections']}", "",
-             "| method | PSNR away | PSNR near | PSNR all | vs linear dB (away / all) | SSIM away | SSIM near "
-             "| SSIM all | train s (CPU / wall) | reconstruct s |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    lines += [table_row(spec, row, reference) for spec, row in sorted(rows.items(), key=order)]
-    return "\n".join(lines)
+    table_rows = [table_row(spec, row, reference) for spec, row in sorted(rows.items(), key=order)]
+    table = markdown_table(TABLE_HEADER, table_rows, align="l" + "r" * (len(TABLE_HEADER) - 1))
+    return "\n".join([f"### {name}: {record['description']}",
+                      f"input {record['input']}; kept {record['kept']}; factor {record['factor']:g}; "
+                      f"scored withheld sections: {len(scored['away'])} away, {len(scored['near'])} near "
+                      f"{scored['near']}; blank sections {record['blank_sections']}", "", table])
 
 
 # --- running ------------------------------------------------------------------------------------
 
 def measure(spec: str, volume: Volume, split: WithheldSplit, groups: dict, args: argparse.Namespace) -> dict:
     """One row: reconstruct with ``spec``, score it, stamp it. A refused setting is a failed row."""
-    stamp = {"method": spec, "seed": args.seed, "date": datetime.datetime.now().isoformat(timespec="seconds"),
-             **machine()}
+    stamp = {"method": spec, "seed": args.seed, "machine": machine_info()}    # rows of several runs: each its own
     try:
         output, record = run_method(spec, split, args.minutes, args.seed, args.device)
     except isovox.IsovoxError as error:                   # e.g. a setting the recipe does not know
@@ -443,7 +325,7 @@ def run_dataset(dataset: Dataset, specs: list[str], args: argparse.Namespace, pa
     for spec in specs:
         row = measure(spec, volume, split, groups, args)
         # written after every method, so a long run keeps what it measured
-        write_results(path, merge_rows(load_results(path), dataset.name, record, {spec: row}))
+        write_json(path, merge_rows(load_results(path), dataset.name, record, {spec: row}))
     print()
     print(format_table(dataset.name, load_results(path)["datasets"][dataset.name]))
     print()
@@ -465,7 +347,7 @@ def main() -> None:
             parse_method_spec(spec)
         except ValueError as error:
             parser.error(str(error))
-    path = RESULTS / (f"real_sections_{args.tag}.json" if args.tag else "real_sections.json")
+    path = result_path(f"real_sections_{args.tag}" if args.tag else "real_sections")
     for name in args.datasets:
         run_dataset(DATASETS[name], args.methods, args, path)
     print(f"wrote {path}")

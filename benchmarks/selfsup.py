@@ -19,60 +19,39 @@ Each run writes benchmarks/results/selfsup/<name>.json. Not a test: nothing here
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from isovox import io
-from isovox.evaluate import compare, plane_figure, to_json
+from isovox.evaluate import plane_figure
+from isovox.models.dense3d import count_parameters
 from isovox.reconstruction import reconstruct
 from isovox.simulation import simulate
 from isovox.store import read_card
 from isovox.training import train
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-FLYEM = DATA / "flyem_fibsem_sample2_250cube_10nm.tif"
-SSTEM = DATA / "isbi2012_sstem_30x512x512_4x4x50nm.tif"
-RESULTS = Path(__file__).resolve().parent / "results" / "selfsup"
-AXIAL = ("xz", "yz")
+from harness import (AXIAL, FLYEM, ISBI_SSTEM, RESULTS, markdown_table, plane_scores, psnr_ssim,
+                     read_json, save_result, timed)
+
+RUNS = RESULTS / "selfsup"                 # one JSON a run
 
 
 def simulated(factor: float):
     return simulate(io.read(FLYEM), factor, axis=0, recipe="gaussian")
 
 
-def axial_scores(truth, result) -> dict:
-    scores = json.loads(to_json(compare(truth, result, planes=AXIAL), per_plane=False))
-    return {plane: {"psnr": scores[plane]["psnr"], "ssim": scores[plane]["ssim"]} for plane in AXIAL}
-
-
-def machine() -> dict:
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
-    return {"machine": platform.machine(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "device": device}
-
-
 def save(name: str, record: dict) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    record.update(machine())
-    (RESULTS / f"{name}.json").write_text(json.dumps(record, indent=2))
-    print(json.dumps(record, indent=2))
+    save_result(f"selfsup/{name}", record, echo=True)
 
 
 def run_baselines(factor: float) -> None:
     sim = simulated(factor)
     for method in ("linear", "cubic"):
-        start = time.perf_counter()
-        result = reconstruct(sim.lowres, method)
-        seconds = time.perf_counter() - start
+        result, seconds = timed(reconstruct, sim.lowres, method)
         save(f"x{factor:g}_{method}", {"factor": factor, "method": method, "train_minutes": 0,
-                                        "infer_seconds": seconds, "scores": axial_scores(sim.ground_truth, result)})
+                                        "infer_seconds": seconds, "scores": plane_scores(sim.ground_truth, result)})
 
 
 def run_training(factor: float, arch: str, minutes: float, oracle: bool, seed: int) -> None:
@@ -80,38 +59,30 @@ def run_training(factor: float, arch: str, minutes: float, oracle: bool, seed: i
     mode = "oracle" if oracle else "selfsup"
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch) / "model"
-        start = time.perf_counter()
-        if oracle:
-            train(sim.lowres, folder, method="paired2d", ground_truth=sim.ground_truth, arch=arch,
-                  minutes=minutes, iterations=None, seed=seed)
-        else:
-            train(sim.lowres, folder, method="selfsup", arch=arch, minutes=minutes, iterations=None, seed=seed)
-        train_seconds = time.perf_counter() - start
+        supervision = dict(method="paired2d", ground_truth=sim.ground_truth) if oracle else dict(method="selfsup")
+        _, train_seconds = timed(train, sim.lowres, folder, arch=arch, minutes=minutes, iterations=None, seed=seed,
+                                 **supervision)
         card = read_card(folder)
-        start = time.perf_counter()
-        result = reconstruct(sim.lowres, model=folder)
-        infer_seconds = time.perf_counter() - start
+        result, infer_seconds = timed(reconstruct, sim.lowres, model=folder)
     voxels = int(np.prod(result.shape))
     save(f"x{factor:g}_{arch}_{mode}", {
         "factor": factor, "method": f"{arch} ({mode})", "arch": arch, "mode": mode, "seed": seed,
         "train_minutes": minutes, "train_seconds": train_seconds, "iterations": card.training.get("iterations"),
         "infer_seconds": infer_seconds, "infer_voxels_per_s": voxels / infer_seconds,
-        "training": card.training, "scores": axial_scores(sim.ground_truth, result)})
+        "training": card.training, "scores": plane_scores(sim.ground_truth, result)})
 
 
 def run_sstem(arch: str, minutes: float, seed: int, figure: Path) -> None:
-    volume = io.read(SSTEM)                              # 30 x 512 x 512 at 50 x 4 x 4 nm
+    volume = io.read(ISBI_SSTEM)                              # 30 x 512 x 512 at 50 x 4 x 4 nm
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch) / "model"
         train(volume, folder, method="selfsup", arch=arch, minutes=minutes, iterations=None, seed=seed)
-        start = time.perf_counter()
-        learned = reconstruct(volume, model=folder)
-        infer_seconds = time.perf_counter() - start
+        learned, infer_seconds = timed(reconstruct, volume, model=folder)
         card = read_card(folder)
     cubic = reconstruct(volume, "cubic")
     figure.parent.mkdir(parents=True, exist_ok=True)
     plane_figure({"cubic": cubic, f"isovox selfsup ({arch})": learned}, figure, plane="xz",
-                 title=f"ISBI 2012 ssTEM, 50 nm sections -> 4 nm isotropic (xz plane)")
+                 title="ISBI 2012 ssTEM, 50 nm sections -> 4 nm isotropic (xz plane)")
     save(f"sstem_{arch}", {"volume": volume.describe(), "output": learned.describe(), "arch": arch,
                            "train_minutes": minutes, "iterations": card.training.get("iterations"),
                            "infer_seconds": infer_seconds, "figure": str(figure)})
@@ -132,26 +103,22 @@ def run_throughput(size: int, repeats: int) -> None:
         card = ModelCard(method="benchmark", architecture=model.build_config, factor=4.0,
                          lowres_spacing=40.0, target_spacing=10.0, unit="nm",
                          normalisation={"low": 0.0, "high": 255.0})
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            result = reconstruct_with_model(lowres, model, card, progress=False)
-            times.append(time.perf_counter() - start)
+        runs = [timed(reconstruct_with_model, lowres, model, card, progress=False) for _ in range(repeats)]
+        result, seconds = min(runs, key=lambda run: run[1])
         voxels = int(np.prod(result.shape))
-        rows[name] = {"seconds": min(times), "voxels_per_s": voxels / min(times),
-                      "parameters": sum(p.numel() for p in model.parameters()), "output_shape": list(result.shape)}
-        print(f"{name:<8} {min(times):7.2f} s  {voxels / min(times) / 1e6:6.3f} Mvoxel/s", flush=True)
+        rows[name] = {"seconds": seconds, "voxels_per_s": voxels / seconds,
+                      "parameters": count_parameters(model), "output_shape": list(result.shape)}
+        print(f"{name:<8} {seconds:7.2f} s  {voxels / seconds / 1e6:6.3f} Mvoxel/s", flush=True)
     save(f"throughput_{size}", {"input": lowres.describe(), "models": rows})
 
 
 def print_table() -> None:
-    rows = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("x*.json"))]
-    print("| factor | method | train min | iterations | xz PSNR / SSIM | yz PSNR / SSIM | infer s |")
-    print("|---|---|---:|---:|---|---|---:|")
-    for row in sorted(rows, key=lambda r: (r["factor"], r["scores"]["xz"]["psnr"])):
-        cells = [f"{row['scores'][p]['psnr']:.2f} / {row['scores'][p]['ssim']:.3f}" for p in AXIAL]
-        print(f"| x{row['factor']:g} | {row['method']} | {row.get('train_minutes', 0):g} | "
-              f"{row.get('iterations') or '-'} | {cells[0]} | {cells[1]} | {row['infer_seconds']:.1f} |")
+    runs = [read_json(p) for p in sorted(RUNS.glob("x*.json"))]
+    rows = [[f"x{run['factor']:g}", run["method"], f"{run.get('train_minutes', 0):g}", run.get("iterations") or "-",
+             *(psnr_ssim(run["scores"][p]) for p in AXIAL), f"{run['infer_seconds']:.1f}"]
+            for run in sorted(runs, key=lambda r: (r["factor"], r["scores"]["xz"]["psnr"] or 0.0))]
+    print(markdown_table(["factor", "method", "train min", "iterations", "xz PSNR / SSIM", "yz PSNR / SSIM", "infer s"],
+                         rows, align="llrrllr"))
 
 
 def main() -> None:

@@ -64,22 +64,20 @@ import argparse
 import importlib
 import inspect
 import json
-import os
-import platform
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from itertools import count
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / ".." / "shared" / "data"
-FLYEM_NAME = "flyem_fibsem_sample2_250cube_10nm.tif"
+from harness import DATA, FLYEM, ROOT, Stopwatch, machine_info, timed
+from throughput_report import Row, markdown, roofline_line, table_line, write_results
+
+FLYEM_NAME = FLYEM.name
 FACTOR = 4
 MIN_SIZE = {"cpu": 64, "cuda": 128}   # the training recipes' default lateral patch per device
 RESULT_MARK = "THROUGHPUT-RESULT "
@@ -116,29 +114,6 @@ class Job:
     size: int
     repeats: int
     scratch: str
-
-
-@dataclass
-class Row:
-    """One line of the table (and of the JSON)."""
-
-    case: str
-    precision: str
-    status: str = "ok"          # 'ok', 'skipped', 'refused' (by isovox) or 'failed'
-    note: str = ""
-    arch: str = ""
-    output_shape: list = field(default_factory=list)
-    gflop: float | None = None
-    forward_passes: int | None = None
-    first_s: float | None = None
-    seconds: float | None = None
-    repeat_s: list = field(default_factory=list)
-    gflops: float | None = None
-    roofline_share: float | None = None
-    mvoxel_s: float | None = None
-    peak_mb: float | None = None
-    peak_kind: str = ""
-    host_rise_mb: float | None = None
 
 
 # --- data and model folders -----------------------------------------------------------------------
@@ -179,15 +154,15 @@ def reconstruction(job: Job, lowres):
     return lambda: isovox.reconstruct_blockwise(lowres, next(outputs), **options)
 
 
-def timed(run, device) -> tuple[float, tuple]:
+def timed_synchronised(run, device) -> tuple[float, tuple]:
     """Seconds of one ``run()`` (device synchronised at both ends) and its output shape."""
     from throughput_measure import synchronize
 
     synchronize(device)
-    start = time.perf_counter()
-    output = run()
-    synchronize(device)
-    return time.perf_counter() - start, tuple(output.shape)
+    with Stopwatch() as watch:
+        output = run()
+        synchronize(device)
+    return watch.seconds, tuple(output.shape)
 
 
 def measure(job: Job) -> dict:
@@ -199,10 +174,10 @@ def measure(job: Job) -> dict:
     device = torch.device(job.device)
     run = reconstruction(job, flyem_x4(job.data, job.size).lowres)
     with PeakMemory(device) as memory:
-        first_s, shape = timed(run, device)
+        first_s, shape = timed_synchronised(run, device)
         with FlopTally() as tally:
             run()
-        repeat_s = [timed(run, device)[0] for _ in range(job.repeats)]
+        repeat_s = [timed_synchronised(run, device)[0] for _ in range(job.repeats)]
     return dict(arch=read_card(job.model_dir).architecture.get("name", "?"), output_shape=list(shape),
                 flops=tally.total, forward_passes=tally.passes, first_s=first_s, repeat_s=repeat_s,
                 peak_bytes=memory.bytes, peak_kind=memory.kind, host_rise_bytes=memory.host_rise_bytes)
@@ -294,21 +269,14 @@ def importable(name: str) -> bool:
 
 
 def environment(device: str) -> dict:
+    """:func:`harness.machine_info`, the device measured and, on CUDA, its name and the TF32 flags."""
     import torch
 
-    import isovox
-
-    info = {"python": platform.python_version(), "torch": torch.__version__, "isovox": isovox.__version__,
-            "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "device": device}
+    info = {**machine_info(), "device": device}
     if device.startswith("cuda"):
         info.update(gpu=torch.cuda.get_device_name(torch.device(device)),
                     cudnn_allow_tf32=torch.backends.cudnn.allow_tf32,
                     matmul_allow_tf32=torch.backends.cuda.matmul.allow_tf32)
-    try:
-        info["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                        text=True, timeout=10).stdout.strip() or None
-    except OSError:
-        info["commit"] = None
     return info
 
 
@@ -316,10 +284,9 @@ def train_needed(cases: list[str], simulated, models_dir: Path, args) -> dict[st
     """Train the model folders the runnable cases need; model name -> error for those that failed."""
     failed = {}
     for name in dict.fromkeys(CASES[case][0] for case in cases if not missing_modules(case)):
-        start = time.perf_counter()
         try:
-            train_model(name, simulated, models_dir / name, args.train_iterations, args.device)
-            print(f"trained {name} in {time.perf_counter() - start:.1f} s", flush=True)
+            _, seconds = timed(train_model, name, simulated, models_dir / name, args.train_iterations, args.device)
+            print(f"trained {name} in {seconds:.1f} s", flush=True)
         except Exception as error:            # noqa: BLE001 -- one failed model must not stop the others
             failed[name] = f"training failed: {type(error).__name__}: {error}"
             print(f"{name}: {failed[name]}", flush=True)
@@ -364,44 +331,6 @@ def run_cases(args, roofline: dict, report) -> list[Row]:
     return rows
 
 
-# --- output ---------------------------------------------------------------------------------------
-
-NOTE_WIDTH = 120                # characters of a failure's reason in the table (all of it in the JSON)
-HEADER = ("| case | arch | precision | output | GFLOP | first s | s | GFLOP/s | of roofline | Mvoxel/s "
-          "| peak MB |\n|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
-
-
-def _number(value: float | None, digits: int) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-def table_line(row: Row) -> str:
-    if row.status != "ok":
-        note = row.note if len(row.note) <= NOTE_WIDTH else row.note[:NOTE_WIDTH - 3] + "..."
-        return f"| {row.case} | {row.arch or '-'} | {row.precision} | {row.status}: {note} |"
-    shape = " x ".join(map(str, row.output_shape))
-    return (f"| {row.case} | {row.arch} | {row.precision} | {shape} | {_number(row.gflop, 1)} "
-            f"| {_number(row.first_s, 2)} | {_number(row.seconds, 2)} | {_number(row.gflops, 1)} "
-            f"| {100 * row.roofline_share:.1f} % | {_number(row.mvoxel_s, 3)} | {_number(row.peak_mb, 0)} |")
-
-
-def roofline_line(roofline: dict, batch: int) -> str:
-    parts = [f"{p} {r['gflops']:.1f} GFLOP/s ({r['channels']} ch{', channels_last' if r['channels_last'] else ''})"
-             for p, r in roofline.items()]
-    return f"Roofline (3x3 conv2d, best of 32/64/128 channels, {batch} x 256^2): " + "; ".join(parts)
-
-
-def markdown(rows: list[Row], roofline: dict, info: dict, args) -> str:
-    notes = sorted({f"- {r.case} {r.precision}: {r.note}" for r in rows if r.status == "ok" and r.note})
-    peaks = sorted({r.peak_kind for r in rows if r.peak_kind})
-    lines = [f"Device: {info.get('gpu', 'cpu')} ({info['cores']} cores, torch {info['torch']}, "
-             f"{info['torch_threads']} threads); FlyEM x{FACTOR} crop {args.size}; model folders trained "
-             f"{args.train_iterations} iterations; s = best of {args.repeats} after a first call and a "
-             "FLOP-counting call.", "", roofline_line(roofline, args.roofline_batch), "", HEADER,
-             *(table_line(r) for r in rows), "", f"peak MB: {', '.join(peaks) or '-'}.", *notes]
-    return "\n".join(lines) + "\n"
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
@@ -431,18 +360,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def write_results(rows: list[Row], roofline: dict, info: dict, args) -> None:
-    """The JSON and markdown files asked for, with the rows so far."""
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        options = {k: str(v) for k, v in vars(args).items()}
-        args.json.write_text(json.dumps({"environment": info, "options": options, "roofline": roofline,
-                                         "cases": [asdict(r) for r in rows]}, indent=1))
-    if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(markdown(rows, roofline, info, args))
-
-
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     import torch
@@ -455,11 +372,11 @@ def main(argv: list[str] | None = None) -> None:
     temporary = args.workdir is None
     args.workdir = Path(tempfile.mkdtemp(prefix="isovox-throughput-")) if temporary else args.workdir
     try:
-        rows = run_cases(args, roofline, lambda rows: write_results(rows, roofline, info, args))
+        rows = run_cases(args, roofline, lambda rows: write_results(rows, roofline, info, args, FACTOR))
     finally:
         if temporary:
             shutil.rmtree(args.workdir, ignore_errors=True)
-    print("\n" + markdown(rows, roofline, info, args))
+    print("\n" + markdown(rows, roofline, info, args, FACTOR))
 
 
 if __name__ == "__main__":

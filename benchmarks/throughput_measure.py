@@ -17,15 +17,15 @@
 
 from __future__ import annotations
 
-import resource
 import threading
 import time
-from pathlib import Path
 
 import torch
 from torch import nn
 from torch.utils import flop_counter
 from torch.utils.flop_counter import FlopCounterMode
+
+from harness import peak_resident_bytes, reset_peak_resident, resident_bytes
 
 ROOFLINE_CHANNELS = (32, 64, 128)
 ROOFLINE_SIZE = 256
@@ -84,41 +84,6 @@ class FlopTally:
 
 
 # --- memory ---------------------------------------------------------------------------------------
-
-_STATUS = Path("/proc/self/status")
-
-
-def _status_bytes(field: str) -> int | None:
-    """A ``kB`` field of /proc/self/status in bytes, or None off Linux."""
-    try:
-        for line in _STATUS.read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
-
-
-def resident_bytes() -> int:
-    """The process's resident set now (``VmRSS``; the lifetime peak where /proc is missing)."""
-    current = _status_bytes("VmRSS")
-    return current if current is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def peak_resident_bytes() -> int:
-    """The resident set's high-water mark (``VmHWM``, else ``ru_maxrss``)."""
-    peak = _status_bytes("VmHWM")
-    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def reset_peak_resident() -> bool:
-    """Reset ``VmHWM`` to the current resident set (Linux >= 4.0). True if it was reset."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
 
 class PeakMemory:
     """Peak memory of the block: ``device_bytes`` (CUDA allocator peak, None on the CPU),

@@ -35,10 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
@@ -46,9 +43,9 @@ import torch
 from scipy import ndimage as ndi
 
 from isovox import io
-from isovox.evaluate import compare, to_json
+from isovox.evaluate import to_json
 from isovox.latent import latent_distances, synthesize_volume
-from isovox.pairs import intensity_range, normalise
+from isovox.intensity import Normalisation
 from isovox.reconstruction import reconstruct
 from isovox.simulation import simulate
 from isovox.store import read_card
@@ -57,9 +54,9 @@ from isovox.training.recipes.vae_two_stage import (VAETwoStageConfig, load_stage
                                                    train_vae_two_stage)
 from isovox.volume import AXIS_NAMES, planes_containing
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / ".." / "shared" / "data"
-RESULTS = ROOT / "benchmarks" / "results"
+from harness import (DATA, RESULTS, ROOT, markdown_table, number, plane_scores, psnr_ssim, read_json, result_path,
+                     save_figure, save_result, timed, write_json)
+
 FIGURE = ROOT / "docs" / "figures" / "vae_two_stage.png"
 FACTOR = 4
 # slice axis, split axis and index, optional crop: the held-out part is [split:] along split_axis
@@ -69,11 +66,6 @@ DATASETS = {
     "flyem": {"file": "flyem_fibsem_sample2_250cube_10nm.tif", "axis": 0, "split_axis": 1, "split": 170,
               "crop": None, "title": "FlyEM FIB-SEM, 10 nm, 40 nm sections (z)"},
 }
-
-
-def machine() -> dict:
-    return {"machine": platform.machine(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"}
 
 
 def parts(name: str):
@@ -106,22 +98,13 @@ def foreground(truth) -> np.ndarray | None:
 
 def scores(truth, result, axis: int, mask: np.ndarray | None) -> dict:
     """Through-plane PSNR / SSIM per family and their mean; volume PSNR over the counted voxels."""
-    families = planes_containing(axis)
-    values = json.loads(to_json(compare(truth, result, planes=families, mask=mask), per_plane=False))
-    table = {f: {"psnr": values[f]["psnr"], "ssim": values[f]["ssim"]} for f in families}
-    table["mean"] = {k: float(np.mean([table[f][k] for f in families])) for k in ("psnr", "ssim")}
-    table["volume_psnr"] = values["volume"]["psnr"]
+    table = plane_scores(truth, result, planes_containing(axis), mask=mask, mean=True, volume=True)
+    table["volume_psnr"] = table.pop("volume")["psnr"]
     return table
 
 
-def timed(function, *args, **kwargs):
-    start = time.perf_counter()
-    value = function(*args, **kwargs)
-    return value, time.perf_counter() - start
-
-
 def hr_planes(volume, axis: int, norm: dict) -> np.ndarray:
-    return normalise(np.moveaxis(volume.numpy(), axis, 0), norm)
+    return norm.apply(np.moveaxis(volume.numpy(), axis, 0))
 
 
 def run_dataset(name: str, config: VAETwoStageConfig, ablation: bool, cache: Path) -> None:
@@ -167,7 +150,7 @@ def run_dataset(name: str, config: VAETwoStageConfig, ablation: bool, cache: Pat
           flush=True)
 
     vae, info = load_stage1_vae(folder)
-    norm = intensity_range(lowres)                 # a new volume is normalised with its own range
+    norm = Normalisation.measure(lowres)           # a new volume is normalised with its own range
     for mode in ("decoded", "residual"):
         outputs[f"vae-{mode}"], seconds = timed(synthesize_volume, vae, lowres, FACTOR, axis, norm, mode=mode)
         record["methods"][f"vae-only ({mode})"] = {"scores": scores(truth, outputs[f"vae-{mode}"], axis, mask),
@@ -178,7 +161,7 @@ def run_dataset(name: str, config: VAETwoStageConfig, ablation: bool, cache: Pat
 
     if ablation:
         no_comp = VAETwoStageConfig(**{**vars(config), "compact_weights": (*config.compact_weights[:3], 0.0)})
-        train_norm = intensity_range(train.lowres, config.percentiles)
+        train_norm = Normalisation.measure(train.lowres, config.percentiles)
         (plain, summary), seconds = timed(train_stage1, [train.lowres], [axis], [train_norm], no_comp,
                                           work / "no-comp", True)
         record["latent_distances"]["without_comp"] = latent_distances(plain, planes, FACTOR)
@@ -187,15 +170,7 @@ def run_dataset(name: str, config: VAETwoStageConfig, ablation: bool, cache: Pat
                                                              "train_seconds": seconds}
     print(name, json.dumps(record["latent_distances"], indent=1), flush=True)
 
-    # The oracle does not depend on stage I: its model folder is kept per budget and reused.
-    oracle_dir = cache / f"{name}-oracle-{config.arch}-{config.preset}-{config.stage2_iterations}-{config.patch_size}"
-    overrides = dict(arch=config.arch, preset=config.preset, factor=FACTOR, axes=axis, recipe="take",
-                     iterations=config.stage2_iterations, seed=config.seed, device=config.device)
-    if config.patch_size is not None:
-        overrides["patch_size"] = config.patch_size
-    seconds = read_card(oracle_dir).training.get("minutes", 0) * 60 if oracle_dir.is_dir() else None
-    if seconds is None:
-        _, seconds = timed(train_supervised3d, train.ground_truth, oracle_dir, **overrides)
+    oracle_dir, seconds = oracle(name, config, train.ground_truth, axis, cache)
     outputs["oracle"], infer = timed(reconstruct, lowres, model=oracle_dir, dtype="float32")
     record["methods"]["oracle"] = {"scores": scores(truth, outputs["oracle"], axis, mask), "train_seconds": seconds,
                                    "infer_seconds": infer}
@@ -204,11 +179,25 @@ def run_dataset(name: str, config: VAETwoStageConfig, ablation: bool, cache: Pat
     means = {m: v["scores"]["mean"] for m, v in record["methods"].items()}
     record["gaps_db"] = {"proposed_minus_cubic": means["proposed"]["psnr"] - means["cubic"]["psnr"],
                          "oracle_minus_proposed": means["oracle"]["psnr"] - means["proposed"]["psnr"]}
-    record.update(machine())
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"vae_two_stage_{name}.json").write_text(json.dumps(record, indent=2))
+    save_result(f"vae_two_stage_{name}", record)
     save_figure_planes(cache / f"{name}_planes.npz", truth, outputs, axis)
     print(json.dumps(record["gaps_db"], indent=2))
+
+
+def oracle(name: str, config: VAETwoStageConfig, truth, axis: int, cache: Path) -> tuple[Path, float]:
+    """The 3D generator of stage II trained on the true HR training part: (its folder, train seconds).
+
+    The oracle does not depend on stage I: its model folder is kept per budget and reused.
+    """
+    folder = cache / f"{name}-oracle-{config.arch}-{config.preset}-{config.stage2_iterations}-{config.patch_size}"
+    if folder.is_dir():
+        return folder, read_card(folder).training.get("minutes", 0) * 60
+    overrides = dict(arch=config.arch, preset=config.preset, factor=FACTOR, axes=axis, recipe="take",
+                     iterations=config.stage2_iterations, seed=config.seed, device=config.device)
+    if config.patch_size is not None:
+        overrides["patch_size"] = config.patch_size
+    _, seconds = timed(train_supervised3d, truth, folder, **overrides)
+    return folder, seconds
 
 
 def add_pairs_row(name: str, config: VAETwoStageConfig, cache: Path) -> None:
@@ -216,8 +205,8 @@ def add_pairs_row(name: str, config: VAETwoStageConfig, cache: Path) -> None:
     spec = DATASETS[name]
     train, held = parts(name)
     truth, lowres = held.ground_truth, held.lowres
-    path = RESULTS / f"vae_two_stage_{name}.json"
-    record = json.loads(path.read_text())
+    path = result_path(f"vae_two_stage_{name}")
+    record = read_json(path)
     variant = VAETwoStageConfig(**{**vars(config), "vae_from": str(cache / name / "proposed")})
     folder, train_seconds = timed(train_vae_two_stage, train.lowres, cache / name / f"pairs-{config.stage2_pairs}",
                                   variant, overwrite=True)
@@ -227,7 +216,7 @@ def add_pairs_row(name: str, config: VAETwoStageConfig, cache: Path) -> None:
                                 "train_seconds": train_seconds, "infer_seconds": seconds,
                                 "config": json.loads(to_json(vars(variant)))}
     print(name, label, record["methods"][label]["scores"]["mean"], flush=True)
-    path.write_text(json.dumps(record, indent=2))
+    write_json(path, record)
     planes = cache / f"{name}_planes.npz"
     if config.stage2_pairs == VAETwoStageConfig().stage2_pairs and planes.is_file():   # the recipe's default
         saved = dict(np.load(planes))
@@ -283,28 +272,21 @@ def make_figure(cache: Path) -> None:
                     ax.set_title(f"{DATASETS[name]['title'] if c == 0 else ''}\n{kind}" if c == 0 else kind,
                                  fontsize=8, loc="left" if c == 0 else "center")
     fig.tight_layout()
-    FIGURE.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(FIGURE, dpi=110)
-    print(f"wrote {FIGURE}")
+    save_figure(fig, FIGURE)
 
 
 def print_table() -> None:
     for path in sorted(RESULTS.glob("vae_two_stage_*.json")):
-        record = json.loads(path.read_text())
+        record = read_json(path)
         families = [f for f in record["methods"]["cubic"]["scores"] if f not in ("mean", "volume_psnr")]
         print(f"\n{record['dataset']} x{record['factor']} (slices along {record['slice_axis']}, held out "
               f"{record['split']['axis']} >= {record['split']['held_out_from']})")
         print(f"scored: {record.get('scored_voxels', 'all')}")
-        print("| method | " + " | ".join(f"{f} PSNR / SSIM" for f in families)
-              + " | volume PSNR | train s | infer s |")
-        print("|---|" + "---|" * len(families) + "---:|---:|---:|")
-        for method, row in record["methods"].items():
-            cells = [f"{row['scores'][f]['psnr']:.2f} / {row['scores'][f]['ssim']:.3f}" for f in families]
-            train_s = f"{row['train_seconds']:.0f}" if "train_seconds" in row else "-"
-            infer_s = f"{row['infer_seconds']:.1f}" if "infer_seconds" in row else "-"
-            volume = row["scores"].get("volume_psnr")
-            volume_s = f"{volume:.2f}" if volume is not None else "-"
-            print(f"| {method} | " + " | ".join(cells) + f" | {volume_s} | {train_s} | {infer_s} |")
+        rows = [[method, *(psnr_ssim(row["scores"][f]) for f in families), number(row["scores"].get("volume_psnr"), 2),
+                 number(row.get("train_seconds"), 0), number(row.get("infer_seconds"), 1)]
+                for method, row in record["methods"].items()]
+        header = ["method", *(f"{f} PSNR / SSIM" for f in families), "volume PSNR", "train s", "infer s"]
+        print(markdown_table(header, rows, align="l" * (1 + len(families)) + "rrr"))
         for variant, values in record["latent_distances"].items():
             parts_ = [f"{d} {values[d]['mean']:.3f} +- {values[d]['sd']:.3f}" for d in ("d1", "d2", "d3")]
             print(f"latent distances {variant}: " + ", ".join(parts_) + f" (mean |mu| {values['code_norm']:.2f})")

@@ -1,28 +1,13 @@
 """The pure helpers of benchmarks/real_sections.py: withholding, the output grid, blank sections."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 import isovox
 from isovox import Volume
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "real_sections.py"
-
-
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("real_sections", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module        # dataclasses look their module up while it loads
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        del sys.modules[spec.name]
+import real_sections                       # benchmarks/ is on sys.path (conftest.py)
+import real_sections_data
 
 
 def linear_in_z(n_sections: int, spacing=(40.0, 10.0, 10.0)) -> Volume:
@@ -33,9 +18,9 @@ def linear_in_z(n_sections: int, spacing=(40.0, 10.0, 10.0)) -> Volume:
 
 
 @pytest.mark.parametrize("n_sections, factor", [(9, 8), (10, 8), (7, 4)])
-def test_withheld_sections_land_on_output_slices_where_linear_is_exact(bench, n_sections, factor):
+def test_withheld_sections_land_on_output_slices_where_linear_is_exact(n_sections, factor):
     volume = linear_in_z(n_sections)
-    split = bench.withhold_every_other(volume, target_spacing=80.0 / factor)
+    split = real_sections.withhold_every_other(volume, target_spacing=80.0 / factor)
     assert split.factor == factor
     np.testing.assert_array_equal(split.kept.data, volume.data[::2])
     assert split.kept.spacing == (80.0, 10.0, 10.0)
@@ -45,57 +30,57 @@ def test_withheld_sections_land_on_output_slices_where_linear_is_exact(bench, n_
     np.testing.assert_array_equal(split.output_indices, (split.sections // 2) * factor + factor // 2)
 
     output = isovox.reconstruct(split.kept, "linear", target_spacing=split.target_spacing)
-    groups = bench.section_groups(split.sections, bench.blank_sections(volume))
-    scored = bench.score_method(volume, split, groups, output)
+    groups = real_sections.section_groups(split.sections, real_sections.blank_sections(volume))
+    scored = real_sections.score_method(volume, split, groups, output)
     np.testing.assert_allclose(output.data[split.output_indices], volume.data[split.sections], atol=1e-4)
     assert scored["scores"]["all"]["n"] == len(split.sections)
     assert scored["scores"]["all"]["psnr"] > 80                     # exact up to float32 rounding
     assert scored["scores"]["near"] == {"n": 0, "psnr": None, "ssim": None}
 
 
-def test_odd_factor_puts_withheld_sections_between_slices(bench):
+def test_odd_factor_puts_withheld_sections_between_slices():
     with pytest.raises(AssertionError, match="between output slices"):
-        bench.withhold_every_other(linear_in_z(7), target_spacing=80.0 / 5)
+        real_sections.withhold_every_other(linear_in_z(7), target_spacing=80.0 / 5)
 
 
-def test_blank_sections_are_skipped_and_their_neighbours_reported_apart(bench):
+def test_blank_sections_are_skipped_and_their_neighbours_reported_apart():
     volume = linear_in_z(11)
     data = np.array(volume.data)
     data[4] = 0.0                    # a kept section is missing: withheld 3 and 5 lean on it
     data[7] = 0.3                    # a withheld section is blank: not scored at all
     volume = volume.replace(data=data)
-    split = bench.withhold_every_other(volume, target_spacing=20.0)
-    blank = bench.blank_sections(volume)
+    split = real_sections.withhold_every_other(volume, target_spacing=20.0)
+    blank = real_sections.blank_sections(volume)
     np.testing.assert_array_equal(np.flatnonzero(blank), [4, 7])
-    groups = bench.section_groups(split.sections, blank)
+    groups = real_sections.section_groups(split.sections, blank)
     named = {name: split.sections[positions].tolist() for name, positions in groups.items()}
     assert named == {"away": [1, 9], "near": [3, 5], "all": [1, 3, 5, 9]}
 
     output = isovox.reconstruct(split.kept, "linear", target_spacing=split.target_spacing)
-    scored = bench.score_method(volume, split, groups, output)
+    scored = real_sections.score_method(volume, split, groups, output)
     assert [s["section"] for s in scored["per_section"]] == [1, 3, 5, 9]
     assert scored["scores"]["near"]["n"] == 2
     assert scored["scores"]["near"]["psnr"] < scored["scores"]["away"]["psnr"]
 
 
-def test_area_downsampling_averages_blocks_and_keeps_the_footprint_centre(bench):
-    weights = bench.area_weights(10, 4)                             # ratio 2.5: partial pixels
+def test_area_downsampling_averages_blocks_and_keeps_the_footprint_centre():
+    weights = real_sections_data.area_weights(10, 4)                             # ratio 2.5: partial pixels
     np.testing.assert_allclose(weights.sum(axis=1), 1.0)
     np.testing.assert_allclose(weights[0], [0.4, 0.4, 0.2] + [0.0] * 7)
     volume = Volume(np.arange(2 * 10 * 10, dtype=np.float32).reshape(2, 10, 10), (50, 4, 4), "nm")
-    binned = bench.area_downsample_lateral(volume, 5)
+    binned = real_sections_data.area_downsample_lateral(volume, 5)
     np.testing.assert_allclose(binned.data[0, 0, 0], volume.data[0, :2, :2].mean())
     assert binned.spacing == (50.0, 8.0, 8.0)
     assert np.allclose(binned.origin, (0.0, 2.0, 2.0))             # centre of the first 2x2 block
 
 
-def test_method_specs_take_json_settings(bench):
-    assert bench.parse_method_spec("cubic") == ("cubic", {})
-    assert bench.parse_method_spec("selfsup:recipe=box,fwhm=40") == ("selfsup", {"recipe": "box", "fwhm": 40})
-    assert bench.parse_method_spec("selfsup:percentiles=[1, 99],arch=a2i") == \
+def test_method_specs_take_json_settings():
+    assert real_sections.parse_method_spec("cubic") == ("cubic", {})
+    assert real_sections.parse_method_spec("selfsup:recipe=box,fwhm=40") == ("selfsup", {"recipe": "box", "fwhm": 40})
+    assert real_sections.parse_method_spec("selfsup:percentiles=[1, 99],arch=a2i") == \
         ("selfsup", {"percentiles": [1, 99], "arch": "a2i"})
-    assert bench.parse_method_spec("degradation-learning:cycle_minutes=null")[1] == {"cycle_minutes": None}
+    assert real_sections.parse_method_spec("degradation-learning:cycle_minutes=null")[1] == {"cycle_minutes": None}
     with pytest.raises(ValueError, match="unknown method"):
-        bench.parse_method_spec("supervised3d")
+        real_sections.parse_method_spec("supervised3d")
     with pytest.raises(ValueError, match="KEY=VALUE"):
-        bench.parse_method_spec("selfsup:arch")
+        real_sections.parse_method_spec("selfsup:arch")
