@@ -19,7 +19,7 @@ from typing import Optional
 import typer
 
 from ..errors import IsovoxError
-from . import assess, degradation, learning, volumes  # noqa: F401  (importing registers the commands)
+from . import assess, degradation, export, learning, volumes  # noqa: F401  (importing registers the commands)
 from .common import app
 from .failures import CommandInterrupted, describe_os_error, usage_error_classes
 
