@@ -196,49 +196,63 @@ def reconstruct(
       isovox reconstruct big.zarr -o iso.zarr --model lr_model \\
           --scheduler tcp://10.0.0.1:8786
     """
+    target = None if not target_spacing else (target_spacing[0] if len(target_spacing) == 1 else target_spacing)
+    common = dict(method=method, model=model, target_spacing=target, axis=axis, dtype=dtype, device=device,
+                  batch_size=batch_size, keep_acquired=keep_acquired, bad_sections=bad_section_list(bad_sections),
+                  detect_defects=detect, tta=tta, precision=precision)
+    reading = dict(spacing=spacing, unit=unit, channel=channel)
+    if block_size or workers or scheduler or processes:
+        size = 128 if not block_size else (block_size[0] if len(block_size) == 1 else block_size)
+        _reconstruct_blockwise(input, output, uncertainty, common, reading, as_json, block_size=size,
+                               workers=workers, processes=processes, scheduler=scheduler, overwrite=overwrite,
+                               resume=resume, levels=levels)
+    else:
+        _reconstruct_in_memory(input, output, uncertainty, common, reading, as_json, tile=tile, levels=levels,
+                               overwrite=overwrite)
+
+
+def _reconstruct_blockwise(input: Path, output: Path, uncertainty: Optional[Path], common: dict, reading: dict,
+                           as_json: bool, **blockwise) -> None:
+    """``reconstruct --block-size``: block by block into a .zarr (resumable, so an existing output
+    may be a run to pick up: only inputs and duplicates are refused here)."""
+    from .. import io
+    from ..blockwise import reconstruct_blockwise
+    from ..io.atomic import refuse_duplicate_outputs, refuse_replacing_inputs
+
+    refuse_duplicate_outputs([path for path in (output, uncertainty) if path is not None])
+    for path in (output, uncertainty):
+        if path is not None:
+            refuse_replacing_inputs(path, [input, common["model"]])
+    result = reconstruct_blockwise(input, output, uncertainty=uncertainty, **common, **reading, **blockwise)
+    _report(output, result, as_json, uncertainty, io.read(uncertainty, lazy=True) if uncertainty else None)
+
+
+def _reconstruct_in_memory(input: Path, output: Path, uncertainty: Optional[Path], common: dict, reading: dict,
+                           as_json: bool, tile: Optional[int], levels: Optional[int], overwrite: bool) -> None:
+    """``reconstruct`` in memory: interpolation, a model, or a model with its uncertainty."""
     from .. import io
     from ..errors import IsovoxError
     from ..reconstruction import reconstruct as run_reconstruction, reconstruct_with_uncertainty
 
-    target = None if not target_spacing else (target_spacing[0] if len(target_spacing) == 1 else target_spacing)
-    gaps = bad_section_list(bad_sections)
-    if block_size or workers or scheduler or processes:
-        from ..blockwise import reconstruct_blockwise
-        from ..io.atomic import refuse_duplicate_outputs, refuse_replacing_inputs
-
-        refuse_duplicate_outputs([path for path in (output, uncertainty) if path is not None])
-        for path in (output, uncertainty):                     # an existing output may be a run to resume
-            if path is not None:
-                refuse_replacing_inputs(path, [input, model])
-
-        size = 128 if not block_size else (block_size[0] if len(block_size) == 1 else block_size)
-        result = reconstruct_blockwise(input, output, method=method, model=model, target_spacing=target, axis=axis,
-                                       dtype=dtype, block_size=size, workers=workers, processes=processes,
-                                       scheduler=scheduler, device=device, batch_size=batch_size,
-                                       keep_acquired=keep_acquired, spacing=spacing, unit=unit, channel=channel,
-                                       overwrite=overwrite, resume=resume, bad_sections=gaps,
-                                       detect_defects=detect, tta=tta, precision=precision,
-                                       uncertainty=uncertainty, levels=levels)
-        _report(output, result, as_json, uncertainty, io.read(uncertainty, lazy=True) if uncertainty else None)
-        return
+    model = common["model"]
     check_outputs(output, uncertainty, inputs=[input, model], overwrite=overwrite)
     io.check_levels_apply([output, uncertainty] if uncertainty else [output], levels)
-    if model is None and (tta or uncertainty is not None):
+    if model is None and (common["tta"] or uncertainty is not None):
         raise IsovoxError("--tta and --uncertainty average a network over mirrored planes; they need --model")
-    volume = read_input(input, spacing, unit, channel)
-    model_options = dict(target_spacing=target, axis=axis, dtype=dtype, device=device, batch_size=batch_size,
-                         tile=tile, keep_acquired=keep_acquired, bad_sections=gaps, detect_defects=detect,
-                         precision=precision)
-    if uncertainty is not None:
-        result, spread = reconstruct_with_uncertainty(volume, model, **model_options)
+    volume = read_input(input, **reading)
+    if model is None:
+        result = run_reconstruction(volume, common["method"], target_spacing=common["target_spacing"],
+                                    axis=common["axis"], dtype=common["dtype"], bad_sections=common["bad_sections"],
+                                    detect_defects=common["detect_defects"])
+    elif uncertainty is not None:
+        options = {k: v for k, v in common.items() if k not in ("method", "model", "tta")}
+        result, spread = reconstruct_with_uncertainty(volume, model, tile=tile, **options)
         io.write_together([(result, output), (spread, uncertainty)], overwrite=overwrite, levels=levels)
         _report(output, result, as_json, uncertainty, spread)
         return
-    if model is None:
-        result = run_reconstruction(volume, method, target_spacing=target, axis=axis, dtype=dtype,
-                                    bad_sections=gaps, detect_defects=detect)
     else:
-        result = run_reconstruction(volume, model=model, tta=tta, **model_options)
+        options = {k: v for k, v in common.items() if k != "method"}
+        result = run_reconstruction(volume, tile=tile, **options)
     io.write(result, output, overwrite=overwrite, levels=levels)
     _report(output, result, as_json)
 
