@@ -23,3 +23,27 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+def _save_tiny_model(folder, arch="drcnet", factor=2.5, lowres=25.0, target=10.0, seed=1, axes=("z",),
+                    method="test", **kwargs):
+    """A small network from the registry with random weights, saved as a model folder
+    (``axes``: the degraded axes a 3D model's card names)."""
+    import torch
+
+    from isovox.models import create_model
+    from isovox.store import ModelCard, save_model
+
+    torch.manual_seed(seed)
+    model = create_model(arch, **kwargs)
+    card = ModelCard(method=method, architecture=model.build_config, factor=factor, lowres_spacing=lowres,
+                     target_spacing=target, unit="nm", normalisation={"low": 0.0, "high": 255.0},
+                     degradation={"axes": list(axes), "scales": [1.1, 4.0]})
+    return save_model(folder, model, card)
+
+
+@pytest.fixture(scope="session")
+def save_tiny_model():
+    """``save_tiny_model(folder, arch=..., factor=..., **kwargs)``: a small registry network with
+    random weights saved as a model folder (test modules cannot import a conftest by name)."""
+    return _save_tiny_model

@@ -2,10 +2,7 @@
 
 import numpy as np
 import pytest
-import torch
 
-from isovox.models import create_model
-from isovox.store import ModelCard, save_model
 from isovox.volume import Volume
 
 
@@ -18,18 +15,6 @@ def make_volume(shape=(9, 21, 17), spacing=(25.0, 10.0, 10.0), dtype=np.float32,
     return Volume(data.astype(dtype), spacing, "nm", origin=(3.0, -2.0, 5.0))
 
 
-def _save_tiny_model(folder, arch="drcnet", factor=2.5, lowres=25.0, target=10.0, seed=1, axes=("z",),
-                    method="test", **kwargs):
-    """A small network from the registry with random weights, saved as a model folder
-    (``axes``: the degraded axes a 3D model's card names)."""
-    torch.manual_seed(seed)
-    model = create_model(arch, **kwargs)
-    card = ModelCard(method=method, architecture=model.build_config, factor=factor, lowres_spacing=lowres,
-                     target_spacing=target, unit="nm", normalisation={"low": 0.0, "high": 255.0},
-                     degradation={"axes": list(axes), "scales": [1.1, 4.0]})
-    return save_model(folder, model, card)
-
-
 @pytest.fixture
 def volume():
     """``volume(shape, spacing, dtype, seed)`` -> a test Volume (see :func:`make_volume`)."""
@@ -37,12 +22,6 @@ def volume():
 
 
 @pytest.fixture(scope="session")
-def drcnet_folder(tmp_path_factory):
+def drcnet_folder(tmp_path_factory, save_tiny_model):
     """A tiny DRCNet for factor 2.5 (25 -> 10 nm), saved once for the session."""
-    return _save_tiny_model(tmp_path_factory.mktemp("models") / "drcnet", n_feats=8, n_blocks=1)
-
-
-@pytest.fixture(scope="session")
-def save_tiny_model():
-    """The model-folder maker above, as a fixture (test modules cannot import a conftest by name)."""
-    return _save_tiny_model
+    return save_tiny_model(tmp_path_factory.mktemp("models") / "drcnet", n_feats=8, n_blocks=1)

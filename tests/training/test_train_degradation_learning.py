@@ -109,18 +109,10 @@ def test_a_folder_without_learned_degradation_is_refused(blobs, tmp_path):
                                    cycle_iterations=1, iterations=1, **QUICK)
 
 
-def test_interrupted_run_resumes_in_its_stage_with_the_epoch_decay(blobs, tmp_path, monkeypatch):
-    import isovox.pairs as pairs_module
-    original = pairs_module.LateralPairs.sample
+def test_interrupted_run_resumes_in_its_stage_with_the_epoch_decay(blobs, tmp_path, interrupt_sampling):
+    from isovox.pairs import LateralPairs
 
-    def failing(self, batch, rng=None):
-        if failing.calls == 3:
-            raise KeyboardInterrupt
-        failing.calls += 1
-        return original(self, batch, rng)
-
-    failing.calls = 0
-    monkeypatch.setattr(pairs_module.LateralPairs, "sample", failing)
+    resume = interrupt_sampling(LateralPairs, after=3)
     options = dict(cycle_iterations=5, epoch_iterations=2, iterations=8, **QUICK)
     with pytest.raises(KeyboardInterrupt):
         train_degradation_learning(blobs, tmp_path / "model", **options)
@@ -131,7 +123,7 @@ def test_interrupted_run_resumes_in_its_stage_with_the_epoch_decay(blobs, tmp_pa
     assert state["optimizers"]["generators"]["param_groups"][0]["lr"] == pytest.approx(2e-4 * 0.98 ** 2)
     assert state["optimizers"]["discriminators"]["param_groups"][0]["lr"] == pytest.approx(1e-4)
     assert (workdir / "reconstruction" / "checkpoint.pt").is_file()
-    monkeypatch.setattr(pairs_module.LateralPairs, "sample", original)
+    resume()
     with pytest.raises(IsovoxError, match="other settings"):
         train_degradation_learning(blobs, tmp_path / "model", **{**options, "weight_cycle": 5.0})
     out = train_degradation_learning(blobs, tmp_path / "model", **options)

@@ -8,7 +8,7 @@ import torch
 
 from isovox.errors import IsovoxError
 from isovox.store import load_model
-from isovox.training import TRAIN_METHODS, SelfSupConfig, train, train_paired, train_selfsup
+from isovox.training import TRAIN_METHODS, SelfSupConfig, train, train_selfsup
 from isovox.training.recipes.common import default_workdir
 from isovox.volume import Volume
 
@@ -45,23 +45,15 @@ def test_existing_output_raises_before_training(blobs, tmp_path):
     assert not default_workdir(tmp_path / "model").exists()
 
 
-def test_interrupted_run_resumes_from_the_hidden_workdir(blobs, tmp_path, monkeypatch):
-    import isovox.pairs as pairs_module
-    original = pairs_module.LateralPairs.sample
+def test_interrupted_run_resumes_from_the_hidden_workdir(blobs, tmp_path, interrupt_sampling):
+    from isovox.pairs import LateralPairs
 
-    def failing(self, batch, rng=None):
-        if failing.calls == 12:
-            raise KeyboardInterrupt
-        failing.calls += 1
-        return original(self, batch, rng)
-
-    failing.calls = 0
-    monkeypatch.setattr(pairs_module.LateralPairs, "sample", failing)
+    resume = interrupt_sampling(LateralPairs, after=12)
     with pytest.raises(KeyboardInterrupt):
         train_selfsup(blobs, tmp_path / "model", iterations=20, **QUICK)
     workdir = default_workdir(tmp_path / "model")
     assert (workdir / "checkpoint.pt").is_file() and not (tmp_path / "model").exists()
-    monkeypatch.setattr(pairs_module.LateralPairs, "sample", original)
+    resume()
     with pytest.raises(IsovoxError, match="other settings"):
         train_selfsup(blobs, tmp_path / "model", iterations=20, **{**QUICK, "recipe": "box"})
     out = train_selfsup(blobs, tmp_path / "model", iterations=20, **QUICK)

@@ -99,24 +99,16 @@ def test_a_z_model_applies_to_a_volume_coarse_along_x(cube, model_dir):
     assert result.shape == isovox.reconstruct(lowres, "cubic").shape and result.spacing == (1.0, 1.0, 1.0)
 
 
-def test_interrupted_l1_phase_resumes(cube, tmp_path, monkeypatch):
-    import isovox.pairs3d as pairs3d
+def test_interrupted_l1_phase_resumes(cube, tmp_path, interrupt_sampling):
+    from isovox.pairs3d import VolumePairs
+
     options = dict(method="supervised3d", highres=[cube], factor=2, model_kwargs=TINY, patch_size=12,
                    batch_size=2, iterations=6, checkpoint_every=2, device="cpu")
     full = train(None, tmp_path / "full", **options)
-    original = pairs3d.VolumePairs.sample
-    calls = {"n": 0}
-
-    def failing(self, batch, rng=None):
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise KeyboardInterrupt
-        return original(self, batch, rng)
-
-    monkeypatch.setattr(pairs3d.VolumePairs, "sample", failing)
+    resume = interrupt_sampling(VolumePairs, after=4)
     with pytest.raises(KeyboardInterrupt):
         train(None, tmp_path / "cut", **options)
-    monkeypatch.setattr(pairs3d.VolumePairs, "sample", original)
+    resume()
     resumed = train(None, tmp_path / "cut", **options)
     a = torch.load(full / "weights.pt", weights_only=True)
     b = torch.load(resumed / "weights.pt", weights_only=True)
