@@ -171,8 +171,7 @@ def run_colin(iterations: int, seed: int) -> None:
     _, seconds["SRGAN x2"] = timed(train_arbitrary_scale, train_part, folders["SRGAN x2"], arch="srgan",
                                    model_kwargs={"scale": 2, "col_scale": 2}, **common)
     card = read_card(folders["Meta-SRGAN"])
-    low, high = card.normalisation["low"], card.normalisation["high"]
-    truth = (test - low) / (high - low)
+    truth = card.normalisation.apply(test)
     lowres = downscale_2d(truth, 1.0)
     rows, cols = (lowres.shape[1] - 1) * 2 + 1, (lowres.shape[2] - 1) * 2 + 1
     truth = truth[:, :rows, :cols]

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from .simulation import simulate
-from .volume import Volume, lowres_axis
+from .volume import Volume, lateral_spacing, lowres_axis
 
 __all__ = ["withheld_section_check", "central_window"]
 
@@ -54,8 +54,7 @@ def withheld_check_grid(volume: Volume) -> tuple[int, float, int]:
     output index k * n."""
     axis = lowres_axis(volume.spacing)
     spacing = volume.spacing[axis]
-    lateral = min(s for a, s in enumerate(volume.spacing) if a != axis)
-    steps = max(1, int(round(spacing / lateral)))
+    steps = max(1, int(round(spacing / lateral_spacing(volume.spacing, axis))))
     return axis, spacing / steps, steps
 
 
