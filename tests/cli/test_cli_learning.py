@@ -102,6 +102,7 @@ def test_supervised3d_from_references_then_reconstruct_a_kspace_volume(tmp_path,
                           "--hr", reference, reference], capsys)
     assert code == 0, err
     assert "supervised3d model, mdcsrn" in out
+    assert f"training curves: {tmp_path / 'model' / 'history.png'}" in out
     card = json.loads((tmp_path / "model" / "config.json").read_text())
     assert card["degradation"]["axes"] == ["y", "x"] and card["degradation"]["volumes"] == 2
     lowres = io.write(degrade_axes(io.read(reference), "kspace", (1, 2), 2), tmp_path / "lr.tif")

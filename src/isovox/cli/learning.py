@@ -157,7 +157,7 @@ def train(
       isovox train --method supervised3d --arch mdcsrn-b4u4k12 --factor 2 \\
           --axes yx --recipe kspace -o mri_model --hr head1.nii.gz head2.nii.gz
     """
-    from ..store import describe_card, read_card
+    from ..store import HISTORY_PLOT_NAME, describe_card, read_card
     from ..training import train as run_training
 
     entry = check_method(method)
@@ -184,6 +184,9 @@ def train(
         best, given = summary.get("best_validation_psnr"), summary.get("input_validation_psnr")
         if best is not None and given is not None:      # None: not finite (a constant volume)
             typer.echo(f"validation PSNR {best:.2f} dB (interpolated input {given:.2f} dB)")
+        curves = Path(folder) / HISTORY_PLOT_NAME
+        if curves.is_file():
+            typer.echo(f"training curves: {curves} (isovox info {folder} for the whole card)")
 
 
 @app.command()
