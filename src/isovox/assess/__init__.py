@@ -4,6 +4,8 @@
   from the volume's own directional power spectra (method and reasoning:
   :mod:`isovox.assess.resolution`); with a reference on the same grid, also the reference's
   assessment and PSNR / SSIM against it;
+- :func:`acquisition_consistency`: an output re-acquired the way its stack was, compared with
+  the acquired sections (:mod:`isovox.assess.consistency`);
 - :class:`AssessReport`: the numbers, ``to_dict()`` / ``to_json()``;
 - :func:`format_summary`, :func:`write_report` (folder with report.json and spectra.png),
   :func:`spectra_figure`.
@@ -13,10 +15,11 @@ Like :mod:`isovox.evaluate`, this package reads only volumes (it imports :mod:`i
 acquisition, an isovox output or another tool's output alike.
 """
 
+from .consistency import Consistency, acquisition_consistency, card_acquisition
 from .figure import spectra_figure
 from .report import AssessReport, assess, format_summary, write_report
 from .resolution import AxisResolution, Isotropy, NoiseFloor
 from .spectra import DirectionalSpectrum, directional_spectra
 
-__all__ = ["assess", "AssessReport", "format_summary", "write_report", "spectra_figure",
+__all__ = ["assess", "AssessReport", "Consistency", "acquisition_consistency", "card_acquisition", "format_summary", "write_report", "spectra_figure",
            "AxisResolution", "Isotropy", "NoiseFloor", "DirectionalSpectrum", "directional_spectra"]

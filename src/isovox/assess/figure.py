@@ -29,9 +29,17 @@ def spectra_figure(report: Any) -> Any:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=FIGURE_SIZE_IN, layout="constrained")
+    consistency = getattr(report, "consistency", None)
+    width, height = FIGURE_SIZE_IN
+    figure = Figure(figsize=(width, height * (1.6 if consistency is not None else 1)), layout="constrained")
     FigureCanvasAgg(figure)
-    ax = figure.subplots()
+    if consistency is not None:
+        from .consistency import consistency_figure_panel
+
+        ax, below = figure.subplots(2, 1, height_ratios=(2, 1))
+        consistency_figure_panel(below, consistency)
+    else:
+        ax = figure.subplots()
     _draw_assessment(ax, report, linestyle="-", label_prefix="")
     if report.reference is not None:
         _draw_assessment(ax, report.reference, linestyle="--", label_prefix="reference ")

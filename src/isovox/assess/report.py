@@ -16,6 +16,7 @@ from typing import Any
 from ..errors import IsovoxError
 from ..volume import AXIS_NAMES, Volume, axis_index
 from . import resolution as res
+from .consistency import Consistency, acquisition_consistency
 from .spectra import DEFAULT_VOXEL_BUDGET, DirectionalSpectrum, directional_spectra
 
 REPORT_FILE = "report.json"
@@ -36,6 +37,7 @@ class AssessReport:
     isotropy: res.Isotropy
     reference: "AssessReport | None" = None       # the reference's own assessment
     comparison: dict | None = None                # evaluate.compare(reference, volume), no per-plane arrays
+    consistency: Consistency | None = None        # the volume re-acquired vs the acquired sections
 
     def resolution(self, axis: int | str) -> float | None:
         """Resolution along ``axis`` (0/1/2 or 'z'/'y'/'x') in ``unit``."""
@@ -62,6 +64,8 @@ class AssessReport:
             payload["reference"] = self.reference.to_dict()
         if self.comparison is not None:
             payload["comparison"] = self.comparison
+        if self.consistency is not None:
+            payload["consistency"] = self.consistency.to_dict()
         return payload
 
     def to_json(self) -> str:
@@ -78,15 +82,24 @@ def _axis_dict(axis: res.AxisResolution) -> dict:
 
 
 def assess(volume: Volume, reference: Volume | None = None, axis: int | str | None = None,
-           voxel_budget: int = DEFAULT_VOXEL_BUDGET) -> AssessReport:
+           voxel_budget: int = DEFAULT_VOXEL_BUDGET, acquired: Volume | None = None,
+           acquisition: dict | None = None) -> AssessReport:
     """Resolution per axis and isotropy of ``volume``, read from the volume alone.
 
     ``reference`` (optional, same grid): also assessed (in the volume's unit), and the volume is scored against it with
     :func:`isovox.evaluate.compare` (PSNR, SSIM, NRMSE per plane family). ``axis``: the axial
     axis of the isotropy score (default: the axis with the coarsest resolution).
     ``voxel_budget``: voxels read per plane family (see :mod:`isovox.assess.spectra`).
+    ``acquired`` (optional): the stack ``volume`` was reconstructed from; ``volume`` is then
+    re-acquired with ``acquisition`` (``{'recipe', 'thickness'}``, default a Gaussian profile as
+    wide as the section spacing; :func:`.consistency.card_acquisition` reads a model card's) and
+    compared with it section by section (:mod:`.consistency`).
     """
     _require_volume(volume, "volume")
+    consistency = None
+    if acquired is not None:
+        _require_volume(acquired, "acquired")
+        consistency = acquisition_consistency(volume, acquired, **(acquisition or {}))
     axis = None if axis is None else axis_index(axis)        # a bad axis fails before any work
     comparison = reference_report = None
     if reference is not None:
@@ -101,7 +114,7 @@ def assess(volume: Volume, reference: Volume | None = None, axis: int | str | No
     return AssessReport(volume=volume.describe(), shape=volume.shape, spacing=volume.spacing,
                         unit=volume.unit, spectra=spectra, noise=noise, axes=axes,
                         isotropy=res.isotropy(axes, axis), reference=reference_report,
-                        comparison=comparison)
+                        comparison=comparison, consistency=consistency)
 
 
 def _require_volume(item: Any, what: str) -> None:
@@ -137,6 +150,8 @@ def format_summary(report: AssessReport) -> str:
     if with_reference:
         lines.append(_isotropy_line(report.reference, "reference isotropy"))
         lines.append(_comparison_line(report.comparison))
+    if report.consistency is not None:
+        lines.append(report.consistency.summary())
     return "\n".join(lines)
 
 
