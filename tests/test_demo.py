@@ -25,6 +25,13 @@ def test_demo_on_a_given_file_writes_model_volume_figure_and_report(tmp_path):
     check = saved["withheld_check"]                 # the self-check ran, or says why it could not
     assert set(check) >= {"isovox_psnr", "linear_psnr", "beats_linear"} or "skipped" in check
     assert (tmp_path / "out" / "stack_xz.png").stat().st_size > 1000
+    assert (tmp_path / "out" / "stack_xz_uncertainty.png").stat().st_size > 1000
+    assessment = saved["assessment"]                # the output is more isotropic than the input
+    assert assessment["isotropy"]["output"] > assessment["isotropy"]["input"]
+    report_dir = tmp_path / "out" / "assess"
+    assert (report_dir / "spectra.png").is_file()
+    consistency = json.loads((report_dir / "report.json").read_text()).get("consistency")
+    assert consistency is None or len(consistency["per_section_psnr"]) == 12
     with pytest.raises(IsovoxError, match="overwrite"):
         run_demo(source, tmp_path / "out", crop=None, iterations=20, echo=None)
 

@@ -14,6 +14,12 @@
    does not beat linear.
 5. Reconstruct the volume to isotropic spacing with the trained model, write it with its
    spacing, and draw one axial plane: acquired sections (nearest), cubic, isovox.
+6. Assess it without a ground truth (:mod:`isovox.assess`): resolution per axis and isotropy of
+   the input and the output, and the output's consistency with the acquisition (re-acquired with
+   the model's slice profile, compared with the acquired sections); the report folder holds
+   report.json and spectra.png.
+7. Draw the uncertainty of the figure's plane (test-time augmentation, computed on a slab of
+   ``UNCERTAINTY_SLAB`` planes around it to keep the demo short) over the reconstruction.
 
 By default the demo works on a central lateral window (``crop`` pixels square, every section)
 so that it finishes in a few minutes on two CPU cores; ``crop=None`` uses the whole volume.
@@ -40,6 +46,7 @@ from .volume import Volume, lowres_axis, planes_containing
 DEMO_METHODS = ("nearest", "linear", "cubic", "lanczos3")
 DEMO_CROP = 320            # lateral window, pixels
 DEMO_ITERATIONS = 400      # drcnet default on 2 CPU cores: about a minute
+UNCERTAINTY_SLAB = 64      # planes around the figure's plane whose TTA uncertainty is drawn
 
 
 def run_demo(input_path: Optional[Path], output_dir: Path, *, spacing: Optional[Sequence[float]] = None,
@@ -52,6 +59,8 @@ def run_demo(input_path: Optional[Path], output_dir: Path, *, spacing: Optional[
     outputs = {"isotropic": output_dir / f"{stem}_isotropic.tif",
                "figure": output_dir / f"{stem}_{_figure_plane(volume)}.png",
                "model": output_dir / "model",
+               "assess": output_dir / "assess",
+               "uncertainty": output_dir / f"{stem}_{_figure_plane(volume)}_uncertainty.png",
                "report": output_dir / "report.json"}
     if output_dir.exists() and not output_dir.is_dir():
         raise IsovoxError(f"{output_dir} is a file; the demo writes a folder: choose another -o")
@@ -95,13 +104,57 @@ def _demo(volume: Volume, stem: str, outputs: dict, input_path, overwrite: bool,
     plane_figure({"acquired sections (nearest)": reconstruct(volume, "nearest"),
                   "cubic": reconstruct(volume, "cubic"), f"isovox selfsup ({arch})": isotropic},
                  outputs["figure"], plane=_figure_plane(volume), title=f"{stem}: {volume.describe()}")
+    assessment = _assess(volume, isotropic, folder, outputs["assess"], overwrite, say)
+    _uncertainty(volume, folder, outputs["uncertainty"], stem, say)
     report = {"input": volume.describe(), "output": isotropic.describe(),
               "withheld_sections": withheld, "withheld_check": check, "selfsup_validation": training,
-              "files": {k: str(v) for k, v in outputs.items()}}
+              "assessment": assessment, "files": {k: str(v) for k, v in outputs.items()}}
     io.write_text(outputs["report"], to_json(report, per_plane=False), overwrite=overwrite)
     for name, path in outputs.items():
         say(f"wrote {name}: {path}")
     return report
+
+
+def _assess(volume: Volume, isotropic: Volume, folder: Path, report_dir: Path, overwrite: bool,
+            say: Callable[[str], None]) -> dict:
+    """Isotropy of input and output, and the output's consistency with the acquisition."""
+    from .assess import assess, card_acquisition, write_report
+
+    card = read_card(folder)
+    try:
+        acquisition = card_acquisition(card.degradation, card.unit, volume.unit)
+    except IsovoxError:                      # not a slice profile: the spectra alone
+        acquisition = None
+    before = assess(volume)
+    after = assess(isotropic, acquired=volume if acquisition else None, acquisition=acquisition)
+    write_report(after, report_dir, overwrite=overwrite)
+    scores = {"input": before.isotropy.score, "output": after.isotropy.score}
+    say("isotropy (lateral / axial resolution, 1 = isotropic): "
+        + ", ".join(f"{name} {'undefined' if s is None else f'{s:.2f}'}" for name, s in scores.items()))
+    if after.consistency is not None:
+        say(after.consistency.summary())
+    return {"isotropy": scores, "output_resolution": {a.name: a.resolution for a in after.axes},
+            "consistency": None if after.consistency is None else after.consistency.to_dict()}
+
+
+def _uncertainty(volume: Volume, folder: Path, path: Path, stem: str, say: Callable[[str], None]) -> None:
+    """The TTA uncertainty of the figure's plane, from a slab of planes around it."""
+    from .assess import uncertainty_figure
+    from .reconstruction import reconstruct_with_uncertainty
+    from .volume import PLANE_AXES
+
+    plane = _figure_plane(volume)
+    axis = PLANE_AXES[plane]
+    middle = volume.shape[axis] // 2
+    start = max(0, middle - UNCERTAINTY_SLAB // 2)
+    stop = min(volume.shape[axis], start + UNCERTAINTY_SLAB)
+    begin, end = [0, 0, 0], list(volume.shape)
+    begin[axis], end[axis] = start, stop
+    result, spread = reconstruct_with_uncertainty(volume.crop(begin, end), folder)
+    uncertainty_figure(result, spread, path, plane=plane, index=middle - start,
+                       title=f"{stem}: where the mirrored predictions disagree")
+    say(f"uncertainty of the {plane} plane: mean {float(spread.numpy().mean()):.2f}, "
+        f"99th percentile {float(np.percentile(spread.numpy(), 99)):.2f} (intensity units)")
 
 
 def _load(input_path, spacing, unit, channel, say) -> Volume:

@@ -16,10 +16,10 @@ acquisition, an isovox output or another tool's output alike.
 """
 
 from .consistency import Consistency, acquisition_consistency, card_acquisition
-from .figure import spectra_figure
+from .figure import spectra_figure, uncertainty_figure
 from .report import AssessReport, assess, format_summary, write_report
 from .resolution import AxisResolution, Isotropy, NoiseFloor
 from .spectra import DirectionalSpectrum, directional_spectra
 
-__all__ = ["assess", "AssessReport", "Consistency", "acquisition_consistency", "card_acquisition", "format_summary", "write_report", "spectra_figure",
+__all__ = ["assess", "AssessReport", "Consistency", "acquisition_consistency", "card_acquisition", "format_summary", "write_report", "spectra_figure", "uncertainty_figure",
            "AxisResolution", "Isotropy", "NoiseFloor", "DirectionalSpectrum", "directional_spectra"]

@@ -77,3 +77,42 @@ def save_spectra_figure(report: Any, path: str | os.PathLike, dpi: int = 100) ->
     path = Path(path)
     spectra_figure(report).savefig(path, format="png", dpi=dpi)
     return path
+
+
+def uncertainty_figure(result: Any, uncertainty: Any, path: str | os.PathLike, plane: str = "xz",
+                       index: int | None = None, title: str | None = None) -> Path:
+    """PNG of one plane of a reconstruction beside the same plane with its uncertainty (the TTA
+    standard deviation, :func:`isovox.reconstruct_with_uncertainty`) laid over it in colour:
+    where the colour is bright, the mirrored variants disagree and the network is guessing.
+    ``result`` and ``uncertainty`` share one grid; ``index`` defaults to the middle plane."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from ..evaluate.figure import panel_extent, save_figure_atomic
+    from ..volume import PLANE_AXES
+
+    axis = PLANE_AXES[plane]
+    index = result.shape[axis] // 2 if index is None else int(index)
+    take = [slice(None)] * 3
+    take[axis] = index
+    image = np.asarray(result.data[tuple(take)], dtype=np.float64)
+    spread = np.asarray(uncertainty.data[tuple(take)], dtype=np.float64)
+    rows_axis, cols_axis = [a for a in range(3) if a != axis]
+    extent = panel_extent(result, rows_axis, cols_axis)
+    figure = Figure(figsize=(11.0, 4.2), layout="constrained")
+    FigureCanvasAgg(figure)
+    plain, overlaid = figure.subplots(1, 2)
+    top = float(np.percentile(spread, 99.5)) or 1.0
+    for ax in (plain, overlaid):
+        ax.imshow(image, cmap="gray", extent=extent, origin="upper", interpolation="nearest", aspect="equal")
+        ax.set_xlabel(f"{AXIS_NAMES[cols_axis]} ({result.unit})")
+        ax.set_ylabel(f"{AXIS_NAMES[rows_axis]} ({result.unit})")
+    shown = overlaid.imshow(spread, cmap="inferno", alpha=np.clip(spread / top, 0.0, 1.0) * 0.85, vmin=0, vmax=top,
+                            extent=extent, origin="upper", interpolation="nearest", aspect="equal")
+    figure.colorbar(shown, ax=overlaid, shrink=0.8, label="TTA standard deviation (intensity)")
+    plain.set_title(f"reconstruction ({plane} #{index})", fontsize=10)
+    overlaid.set_title("with its uncertainty", fontsize=10)
+    if title:
+        figure.suptitle(title, fontsize=10)
+    return save_figure_atomic(figure, Path(path))
+

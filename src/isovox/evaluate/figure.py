@@ -51,7 +51,7 @@ def plane_figure(volumes: dict[str, Volume], path: str | os.PathLike, plane: str
     position = _start(first, axis) + index * first.spacing[axis]
     panels = {name: _panel(vol, name, axis, position) for name, vol in moved.items()}
     figure = _draw(panels, unit, plane, title or _default_title(plane, axis, position, unit))
-    return _save_atomic(figure, Path(path))
+    return save_figure_atomic(figure, Path(path))
 
 
 def _as_volume(item: Any, name: str) -> Volume:
@@ -134,7 +134,8 @@ def _panel_width(aspect: float) -> float:
     return float(np.clip(_PANEL_HEIGHT_IN * aspect, 2.0, 12.0))
 
 
-def _save_atomic(figure: Any, path: Path, dpi: int = 100) -> Path:
+def save_figure_atomic(figure: Any, path: Path, dpi: int = 100) -> Path:
+    """``figure`` as a PNG at ``path``: written beside it and renamed into place (never half-written)."""
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise IsovoxError(f"folder {folder} does not exist; create it before writing {path.name}")
