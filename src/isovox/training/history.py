@@ -143,4 +143,5 @@ def _draw_psnr(ax: Any, phases: Sequence[dict], offsets: np.ndarray) -> None:
             input_label = None                # one legend entry for all phases
         network_label = None
     if network_label is None:
-        ax.legend(fontsize=8, loc="lower right")
+        ax.margins(y=0.25)                    # room for the legend beside the two curves
+        ax.legend(fontsize=8, loc="best")
