@@ -10,4 +10,5 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   .venv/bin/python -m pip install --quiet "torch==2.13.0"
 fi
-.venv/bin/python -m pip install --quiet -e ".[test]"
+# napari: the viewer plugin (isovox.napari) and what its tests need (PyQt6, pytest-qt)
+.venv/bin/python -m pip install --quiet -e ".[test,napari]"

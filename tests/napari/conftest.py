@@ -9,22 +9,11 @@ the whole repository (pyproject.toml says why), so the viewer fixture is made he
 
 import os
 
-import numpy as np
 import pytest
-from scipy import ndimage as ndi
+from napari_stacks import STACK_ORIGIN, STACK_SPACING, WAIT_MS, smooth_stack
 
 # no screen on CI: Qt draws offscreen unless told otherwise (set before the first QApplication)
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-STACK_SPACING = (40.0, 10.0, 10.0)
-STACK_ORIGIN = (80.0, 5.0, -5.0)
-WAIT_MS = 120_000              # generous: the CI machine's two cores are shared
-
-
-def smooth_stack(shape=(20, 48, 48), seed=0) -> np.ndarray:
-    """A smooth random uint8 volume (structure at every scale the tiny networks can see)."""
-    data = ndi.gaussian_filter(np.random.default_rng(seed).random(shape), 2)
-    return (255 * (data - data.min()) / np.ptp(data)).astype(np.uint8)
 
 
 @pytest.fixture
@@ -74,11 +63,7 @@ def run_widget(qtbot):
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    """A selfsup model folder trained for 2 iterations on a stack like ``stack_layer`` (factor 4)."""
-    from isovox.training import train
-    from isovox.volume import Volume
-
+def tiny_model(tmp_path_factory, save_tiny_model):
+    """A 2D model folder (small drcnet, random weights) for stacks like ``stack_layer`` (factor 4)."""
     folder = tmp_path_factory.mktemp("napari_model") / "model"
-    return train(Volume(smooth_stack(), STACK_SPACING, "nm"), folder, iterations=2, patch_size=32, batch_size=2,
-                 validation_pairs=4)
+    return save_tiny_model(folder, factor=4.0, lowres=STACK_SPACING[0], target=STACK_SPACING[1])

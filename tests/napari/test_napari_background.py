@@ -11,7 +11,7 @@ from isovox.napari.background import GRACE_SECONDS, NOTHING_ADDED, BackgroundJob
 from isovox.napari.jobs import MODEL, TRAIN, Request
 from isovox.volume import Volume
 
-from conftest import STACK_SPACING, smooth_stack
+from napari_stacks import STACK_SPACING, smooth_stack
 
 DEADLINE_S = 120
 

@@ -1,12 +1,11 @@
 """The plugin as napari finds it: a valid npe2 manifest, a dock widget, a sample."""
 
 import numpy as np
+import tifffile
 from npe2 import PluginManifest
 
-from isovox import io
 from isovox.napari import sample
 from isovox.napari.widget import ReconstructionWidget
-from isovox.volume import Volume
 
 
 def test_manifest_is_valid_and_its_commands_import():
@@ -24,8 +23,9 @@ def test_widget_docks_in_a_viewer_through_the_manifest(napari_viewer):
 
 
 def test_sample_opens_with_its_spacing(tmp_path, monkeypatch):
-    path = io.write(Volume(np.zeros((3, 8, 8), np.uint8), (40, 4, 4), "nm"), tmp_path / "sample.tif")
-    monkeypatch.setattr(sample, "fetch_sample", lambda: path)   # the real one downloads once
+    path = tmp_path / "sample.tif"
+    tifffile.imwrite(path, np.zeros((5, 8, 8), np.uint8), photometric="minisblack")   # no spacing, like the real file
+    monkeypatch.setattr(sample, "fetch_sample", lambda name: path)   # the real one downloads once
     [(data, options, kind)] = sample.cremi_sample()
-    assert kind == "image" and data.shape == (3, 8, 8)
+    assert kind == "image" and data.shape == (5, 8, 8)
     assert options["scale"] == [40, 4, 4] and options["units"] == ("nm",) * 3

@@ -8,7 +8,7 @@ from isovox import reconstruct
 from isovox.napari.layers import volume_from_layer
 from isovox.volume import output_length
 
-from conftest import STACK_ORIGIN, STACK_SPACING, WAIT_MS, smooth_stack
+from napari_stacks import STACK_ORIGIN, STACK_SPACING, WAIT_MS, smooth_stack
 
 ISOTROPIC = (10.0, 10.0, 10.0)
 OUTPUT_SHAPE = (output_length(20, 4), 48, 48)     # 20 sections at 40 nm -> 10 nm
@@ -45,6 +45,7 @@ def test_spacing_typed_in_the_widget_replaces_the_layer_scale(widget, viewer_mod
     result = viewer_model.layers[-1]
     np.testing.assert_allclose(result.scale, (0.01, 0.01, 0.01))
     assert result.data.shape == OUTPUT_SHAPE and str(result.units[0]) == "micrometer"
+    assert widget.spacing.value == "0.04 0.01 0.01"          # the new layer did not reset what was typed
 
 
 def test_model_folder_reconstructs_with_the_network(widget, viewer_model, stack_layer, tiny_model, run_widget):
