@@ -79,3 +79,15 @@ def test_the_card_says_how_the_stack_was_acquired():
         "recipe": "gaussian", "thickness": pytest.approx(0.04)}
     with pytest.raises(IsovoxError, match="'learned'"):
         card_acquisition({"recipe": "learned"}, "nm", "nm")
+
+
+def test_a_blank_acquired_section_is_skipped_not_scored(specimen):
+    truth, acquired = specimen
+    blanked = acquired.numpy().copy()
+    blanked[9] = 0
+    stack = acquired.replace(data=blanked)
+    result = acquisition_consistency(truth, stack, "gaussian")
+    assert result.skipped == (9,) and math.isnan(result.per_section[9]) and math.isinf(result.psnr)
+    assert result.to_dict()["per_section_psnr"][9] is None and "sections 9 skipped" in result.summary()
+    scored_anyway = acquisition_consistency(truth, stack, "gaussian", skip_defects=False)
+    assert scored_anyway.per_section[9] < 10 and scored_anyway.worst_section == 9

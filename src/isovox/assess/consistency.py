@@ -7,7 +7,8 @@ that were actually acquired. :func:`acquisition_consistency` degrades the output
 and scores every re-acquired section against the acquired one (PSNR, on the acquired volume's
 intensity range). A reconstruction that invents structure the profile would not blur away, loses
 contrast or shifts intensities scores lower; a faithful one scores as high as the acquisition's
-noise allows.
+noise allows. Defective acquired sections (blank, saturated, ...: :mod:`isovox.defects`) are left
+out: they are not images of the specimen, and a reconstruction bridges them on purpose.
 
 What it cannot tell: with a 'take' acquisition (thin sections, no profile), any method that keeps
 the acquired slices (linear or cubic interpolation, ``keep_acquired``) passes trivially; the
@@ -39,31 +40,38 @@ class Consistency:
     thickness: float | None          # in ``unit``; None: the section spacing (the recipe's default)
     unit: str
     axis: int
-    psnr: float                      # all sections together, dB
-    per_section: tuple[float, ...]   # dB, one per acquired section
+    psnr: float                      # all scored sections together, dB
+    per_section: tuple[float, ...]   # dB, one per acquired section (NaN: skipped)
+    skipped: tuple[int, ...] = ()    # defective acquired sections, not scored
 
     @property
     def worst_section(self) -> int:
-        return int(np.argmin(self.per_section))
+        return int(np.nanargmin(self.per_section))
 
     def to_dict(self) -> dict:
         return {"recipe": self.recipe, "thickness": self.thickness, "unit": self.unit,
-                "axis": AXIS_NAMES[self.axis], "psnr": self.psnr, "per_section_psnr": list(self.per_section),
-                "worst_section": self.worst_section}
+                "axis": AXIS_NAMES[self.axis], "psnr": self.psnr,
+                "per_section_psnr": [None if math.isnan(v) else v for v in self.per_section],
+                "worst_section": self.worst_section, "skipped_sections": list(self.skipped)}
 
     def summary(self) -> str:
         profile = self.recipe if self.thickness is None else f"{self.recipe} {self.thickness:.3g} {self.unit}"
         worst = self.worst_section
+        scored = len(self.per_section) - len(self.skipped)
+        skipped = f"; defective sections {', '.join(map(str, self.skipped))} skipped" if self.skipped else ""
         return (f"consistency with the acquisition ({profile} along {AXIS_NAMES[self.axis]}): re-acquired output "
-                f"vs acquired sections PSNR {self.psnr:.2f} dB over {len(self.per_section)} sections "
-                f"(worst: section {worst}, {self.per_section[worst]:.2f} dB)")
+                f"vs acquired sections PSNR {self.psnr:.2f} dB over {scored} sections "
+                f"(worst: section {worst}, {self.per_section[worst]:.2f} dB{skipped})")
 
 
 def acquisition_consistency(output: Volume, acquired: Volume, recipe: str = "gaussian",
-                            thickness: float | None = None, axis: int | None = None) -> Consistency:
+                            thickness: float | None = None, axis: int | None = None,
+                            skip_defects: bool = True) -> Consistency:
     """Re-acquire ``output`` as ``acquired`` was (``recipe``, ``thickness`` in the output's unit)
     and score it section by section against ``acquired`` (same lateral grid, coarser along
-    ``axis``, default the acquired volume's coarsest axis)."""
+    ``axis``, default the acquired volume's coarsest axis), leaving out the defective acquired
+    sections unless ``skip_defects=False``."""
+    from ..defects import detect_defects
     from ..simulation import simulate
 
     if recipe not in PROFILE_RECIPES:
@@ -76,10 +84,15 @@ def acquisition_consistency(output: Volume, acquired: Volume, recipe: str = "gau
     n = min(again.shape[axis], measured.shape[axis])
     again = np.moveaxis(again, axis, 0)[:n].astype(np.float64)
     measured = np.moveaxis(measured, axis, 0)[:n].astype(np.float64)
-    span = float(measured.max() - measured.min()) or 1.0
-    squared = (again - measured) ** 2
-    per_section = tuple(_psnr(float(e), span) for e in squared.reshape(n, -1).mean(axis=1))
-    return Consistency(recipe, thickness, output.unit, axis, _psnr(float(squared.mean()), span), per_section)
+    skipped = tuple(i for i in detect_defects(acquired, axis).indices if i < n) if skip_defects else ()
+    scored = np.setdiff1d(np.arange(n), skipped)
+    if not len(scored):
+        raise IsovoxError("every acquired section is defective: nothing to compare the output with")
+    span = float(measured[scored].max() - measured[scored].min()) or 1.0
+    errors = ((again - measured) ** 2).reshape(n, -1).mean(axis=1)
+    per_section = tuple(math.nan if i in skipped else _psnr(float(errors[i]), span) for i in range(n))
+    return Consistency(recipe, thickness, output.unit, axis, _psnr(float(errors[scored].mean()), span),
+                       per_section, skipped)
 
 
 def _psnr(mse: float, span: float) -> float:
