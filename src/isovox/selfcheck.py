@@ -81,8 +81,8 @@ def withheld_section_check(volume: Volume, *, method: str = "selfsup", crop: int
         predicted = reconstruct(kept, model=folder, target_spacing=target)
     linear = reconstruct(kept, "linear", target_spacing=target)
     truth = window.numpy()
-    ours = _section_scores(truth, predicted.numpy(), axis, scored, steps)
-    baseline = _section_scores(truth, linear.numpy(), axis, scored, steps)
+    ours = section_scores(truth, predicted.numpy(), axis, scored, steps)
+    baseline = section_scores(truth, linear.numpy(), axis, scored, steps)
     gain = ours["psnr"] - baseline["psnr"]
     return {"method": method, "isovox_psnr": ours["psnr"], "linear_psnr": baseline["psnr"],
             "isovox_ssim": ours["ssim"], "linear_ssim": baseline["ssim"], "gain_db": gain,
@@ -91,7 +91,7 @@ def withheld_section_check(volume: Volume, *, method: str = "selfsup", crop: int
             "window": list(window.shape), "output_spacing": target}
 
 
-def _section_scores(truth: np.ndarray, predicted: np.ndarray, axis: int, sections: list[int], steps: int) -> dict:
+def section_scores(truth: np.ndarray, predicted: np.ndarray, axis: int, sections: list[int], steps: int) -> dict:
     """Mean PSNR / SSIM of predicted output sections k * steps against real sections k."""
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
