@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 import isovox.cli.assess  # noqa: F401  (registers the command)
@@ -104,3 +105,35 @@ def test_errors_in_one_line(tmp_path, capsys, sections, case):
     code, _, err = run(args, capsys)
     assert_one_line_error(code, err, *words)
     assert io.read(sections["lowres"]).shape == (16, 48, 48)  # the input is untouched
+
+
+def test_a_nifti_mri_in_mm_is_assessed_in_mm(tmp_path, capsys, make_blurred, expected):
+    """Thick MRI slices (4 mm apart, 1 mm in-plane) written as NIfTI: sampling-limited through
+    the slices, the blur's resolution in-plane, all in mm."""
+    fine = make_blurred((1.0, 1.0, 1.0), shape=(128, 48, 48))
+    path = io.write(Volume(fine[::4], (4.0, 1.0, 1.0), "mm"), tmp_path / "t1.nii.gz")
+    code, out, err = run(["assess", path, "--json"], capsys)
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["unit"] == "mm" and report["resolution"]["z"]["resolution"] == pytest.approx(8.0)
+    lateral = expected((1.0, 1.0, 1.0))[1]
+    assert report["resolution"]["y"]["resolution"] == pytest.approx(lateral, rel=0.15)
+
+
+def test_another_tools_output_is_judged_from_the_file_alone(tmp_path, capsys, make_blurred):
+    """A cubic up-sampling made with scipy and saved with tifffile, not by isovox: its voxels are
+    isotropic, its resolution is not."""
+    import tifffile
+    from scipy import ndimage as ndi
+
+    fine = make_blurred((1.0, 1.0, 1.0), shape=(128, 48, 48))
+    upsampled = ndi.zoom(fine[::4], (4, 1, 1), order=3).astype(np.float32)
+    path = tmp_path / "scipy_cubic.tif"
+    tifffile.imwrite(path, upsampled, imagej=True, resolution=(1 / 10, 1 / 10),
+                     metadata={"spacing": 10.0, "unit": "nm", "axes": "ZYX"})
+    code, out, err = run(["assess", path, "--json"], capsys)
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["spacing"] == pytest.approx([10, 10, 10]) and report["unit"] == "nm"
+    assert report["resolution"]["z"]["resolution"] >= 40.0                 # the section spacing
+    assert report["isotropy"]["score"] < 0.6
