@@ -61,7 +61,7 @@ def test_bf16_with_tta_and_uncertainty(trained_folder):
 
 
 def test_auto_is_fp32_on_cpu_and_bf16_on_cuda():
-    assert resolve_precision("auto", torch.device("cpu")) == "fp32"
+    assert resolve_precision("auto", torch.device("cpu")) == "fp32"      # the tests' CPU: ISOVOX_CPU_BF16=0
     assert resolve_precision("auto", torch.device("cuda")) == "bf16"
     assert resolve_precision("bf16", torch.device("cpu")) == "bf16"
     torch.manual_seed(0)
@@ -104,3 +104,30 @@ def test_cli_precision_option(tmp_path, capsys, trained_folder):
     assert code == 0, capsys.readouterr().err
     reference = isovox.reconstruct(io.read(source), model=trained_folder, device="cpu", precision="bf16")
     np.testing.assert_array_equal(io.read(tmp_path / "iso.tif").numpy(), reference.numpy())
+
+
+def test_auto_is_bf16_on_a_cpu_with_native_bfloat16(monkeypatch, tmp_path):
+    from isovox.reconstruction import precision
+
+    cpuinfo = tmp_path / "cpuinfo"
+    for flags, native in (("fpu sse2 avx2 avx512f", False), ("fpu avx512f avx512_bf16", True),
+                          ("fpu amx_bf16 amx_tile", True)):
+        cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+        monkeypatch.delenv("ISOVOX_CPU_BF16")
+        monkeypatch.setattr(precision, "CPUINFO", str(cpuinfo))
+        precision.native_bf16_cpu.cache_clear()
+        assert precision.native_bf16_cpu() is native
+        assert resolve_precision("auto", torch.device("cpu")) == ("bf16" if native else "fp32")
+        monkeypatch.undo()
+    monkeypatch.setenv("ISOVOX_CPU_BF16", "1")
+    precision.native_bf16_cpu.cache_clear()
+    assert resolve_precision("auto", torch.device("cpu")) == "bf16"
+    monkeypatch.setenv("ISOVOX_CPU_BF16", "0")
+    precision.native_bf16_cpu.cache_clear()
+    assert resolve_precision("auto", torch.device("cpu")) == "fp32"
+    monkeypatch.setattr(precision, "CPUINFO", str(tmp_path / "absent"))
+    monkeypatch.delenv("ISOVOX_CPU_BF16")
+    precision.native_bf16_cpu.cache_clear()
+    assert precision.native_bf16_cpu() is False                          # unreadable: the safe answer
+    precision.native_bf16_cpu.cache_clear()
+

@@ -158,8 +158,8 @@ def reconstruct(
                                                "deviation of the TTA variants here (float32, same grid; implies "
                                                "--tta; a .zarr with --block-size)"),
     precision: str = typer.Option("auto", callback=_precision, metavar="NAME",
-                                  help="network number format (with --model): fp32, bf16 or auto (bf16 on CUDA, "
-                                  "fp32 on CPU)"),
+                                  help="network number format (with --model): fp32, bf16 or auto (bf16 on CUDA and "
+                                  "on CPUs with native bf16, else fp32)"),
     target_spacing: Optional[List[float]] = typer.Option(None, callback=positive_each, help="output spacing: one value for the "
                                                          "low-resolution axis, or three (Z Y X) by repeating "
                                                          "the option; default: "

@@ -43,8 +43,8 @@ def reconstruct(volume: Volume, method: str = "cubic", target_spacing: float | S
 
     ``tta`` (2D models): average the network over the four mirrored variants of every plane
     (:mod:`.ensemble`); one forward pass per variant, so 4x the network time.
-    ``precision`` (models): 'fp32', 'bf16' (autocast, CPU or CUDA) or 'auto' (bf16 on CUDA, fp32
-    on CPU), see :mod:`.precision`.
+    ``precision`` (models): 'fp32', 'bf16' (autocast, CPU or CUDA) or 'auto' (bf16 on CUDA and on
+    CPUs with native bf16, else fp32), see :mod:`.precision`.
 
     ``dtype`` defaults to the input's; integer outputs are rounded and clipped to their range.
 
