@@ -19,10 +19,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional, Union
-
-if TYPE_CHECKING:
-    from hostile_fixtures import Cache
+from typing import Any, Callable, Optional, Union
 
 OK, ERR, EITHER, NONZERO = "ok", "error", "either", "nonzero"
 TIMEOUT = 120.0
@@ -97,7 +94,7 @@ def first_line(text: str) -> str:
 class Context:
     """A case's fresh folder, where its inputs are put and its command runs."""
     work: Path
-    cache: Cache
+    cache: Any                  # hostile_fixtures.Cache (not imported: fixtures build on this module)
     mounts: list = field(default_factory=list)
 
     def put(self, spec: str) -> None:
