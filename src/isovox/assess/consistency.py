@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import IsovoxError
+from ..evaluate.metrics import psnr_from_mse
 from ..units import conversion_factor
 from ..volume import AXIS_NAMES, Volume, lowres_axis, output_length, resampling_factor, same_spacing
 
@@ -90,13 +91,10 @@ def acquisition_consistency(output: Volume, acquired: Volume, recipe: str = "gau
         raise IsovoxError("every acquired section is defective: nothing to compare the output with")
     span = float(measured[scored].max() - measured[scored].min()) or 1.0
     errors = ((again - measured) ** 2).reshape(n, -1).mean(axis=1)
-    per_section = tuple(math.nan if i in skipped else _psnr(float(errors[i]), span) for i in range(n))
-    return Consistency(recipe, thickness, output.unit, axis, _psnr(float(errors[scored].mean()), span),
+    psnr = psnr_from_mse(errors, span)
+    per_section = tuple(math.nan if i in skipped else float(psnr[i]) for i in range(n))
+    return Consistency(recipe, thickness, output.unit, axis, float(psnr_from_mse(errors[scored].mean(), span)),
                        per_section, skipped)
-
-
-def _psnr(mse: float, span: float) -> float:
-    return math.inf if mse == 0 else 10 * math.log10(span * span / mse)
 
 
 def _check_grids(output: Volume, acquired: Volume, axis: int) -> float:

@@ -184,7 +184,8 @@ def _family_sums(ref: Any, tst: Any, msk: Any, axis: int, border: int,
 
 # --- summarising ---------------------------------------------------------------------------------
 
-def _psnr(mse: np.ndarray | float, data_range: float) -> np.ndarray:
+def psnr_from_mse(mse: np.ndarray | float, data_range: float) -> np.ndarray:
+    """PSNR in dB of mean squared errors (any shape) for intensities spanning ``data_range``."""
     mse = np.asarray(mse, dtype=float)
     with np.errstate(divide="ignore"):
         return 10.0 * np.log10(data_range ** 2 / mse)  # mse == 0 -> inf (exact)
@@ -194,7 +195,7 @@ def _summarise(sums: PlaneSums, data_range: float, border: int) -> dict:
     counted = sums.count > 0  # planes with no masked voxel are skipped
     index = np.flatnonzero(counted) + border
     mse = sums.sse[counted] / sums.count[counted]
-    psnr = _psnr(mse, data_range)
+    psnr = psnr_from_mse(mse, data_range)
     nrmse = np.sqrt(mse) / data_range
     with np.errstate(invalid="ignore"):
         ssim = sums.ssim_sum[counted] / sums.ssim_count[counted]  # nan: mask only in edge strip
@@ -231,7 +232,7 @@ def _volume_summary(sums_by_family: dict[str, PlaneSums], result: dict,
     mse = float(first.sse.sum()) / n_voxels if n_voxels else float("nan")
     all_ssim = np.concatenate([result[name]["per_plane"]["ssim"] for name in sums_by_family])
     return {
-        "psnr": float(_psnr(mse, data_range)) if n_voxels else float("nan"),
+        "psnr": float(psnr_from_mse(mse, data_range)) if n_voxels else float("nan"),
         "ssim": _nanmean(all_ssim),
         "nrmse": float(np.sqrt(mse) / data_range) if n_voxels else float("nan"),
         "n_planes": int(all_ssim.size),
