@@ -59,10 +59,6 @@ class BlockRecipe:
     uncertainty: bool = False
     torch_threads: int | None = None
 
-    @property
-    def target(self) -> tuple[float, float, float]:
-        return self.grid.target
-
     def describe(self) -> dict:
         """What identifies the computation in a resume record (not where or how fast it runs)."""
         record = {"kind": self.kind, "method": self.method, "target": list(self.grid.target),
