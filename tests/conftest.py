@@ -55,3 +55,20 @@ def save_tiny_model():
     """``save_tiny_model(folder, arch=..., factor=..., **kwargs)``: a small registry network with
     random weights saved as a model folder (test modules cannot import a conftest by name)."""
     return _save_tiny_model
+
+
+@pytest.fixture(scope="session")
+def assert_one_line_error():
+    """``assert_one_line_error(code, err, *words, exit_code=None)``: the command failed (with
+    ``exit_code`` when given) with exactly one line on stderr, starting ``error:`` and naming
+    every word (case-insensitive)."""
+
+    def check(code, err, *words, exit_code=None):
+        assert code != 0 and (exit_code is None or code == exit_code), code
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error: "), err
+        for word in words:
+            assert word.lower() in lines[0].lower(), (word, lines[0])
+
+    return check
+

@@ -18,14 +18,6 @@ def run(args, capsys):
     return code, captured.out, captured.err
 
 
-def assert_one_line_error(code, err, *words):
-    assert code != 0
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    for word in words:
-        assert word.lower() in lines[0].lower(), (word, lines[0])
-
-
 @pytest.fixture
 def sections(tmp_path, make_blurred):
     """16 sections 40 nm apart with 10 nm pixels (z sampling-limited), and the same on the fine
@@ -76,7 +68,7 @@ def test_reference_adds_psnr_and_ssim(tmp_path, capsys, sections):
     assert "reference isotropy" in out
 
 
-def test_refuses_to_replace_a_report_without_overwrite(tmp_path, capsys, sections):
+def test_refuses_to_replace_a_report_without_overwrite(tmp_path, capsys, sections, assert_one_line_error):
     folder = tmp_path / "report"
     assert run(["assess", sections["lowres"], "-o", folder], capsys)[0] == 0
     before = (folder / "report.json").read_text()
@@ -91,7 +83,7 @@ def test_refuses_to_replace_a_report_without_overwrite(tmp_path, capsys, section
 
 @pytest.mark.parametrize("case", ["missing input", "missing reference", "missing output folder",
                                   "other grid", "bad axis", "report onto the input"])
-def test_errors_in_one_line(tmp_path, capsys, sections, case):
+def test_errors_in_one_line(tmp_path, capsys, sections, case, assert_one_line_error):
     args = {"missing input": ["assess", tmp_path / "nothere.tif"],
             "missing reference": ["assess", sections["lowres"], "--reference", tmp_path / "nothere.tif"],
             "missing output folder": ["assess", sections["lowres"], "-o", tmp_path / "no" / "report"],

@@ -28,15 +28,7 @@ def lowres(tmp_path):
     return anisotropic_tif(tmp_path / "lr.tif")
 
 
-def assert_one_line_error(code, err, *words):
-    assert code != 0
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    for word in words:
-        assert word.lower() in lines[0].lower(), (word, lines[0])
-
-
-def test_2d_image(tmp_path, capsys):
+def test_2d_image(tmp_path, capsys, assert_one_line_error):
     tifffile.imwrite(tmp_path / "flat.tif", np.zeros((8, 8), np.uint8))
     out = tmp_path / "out.tif"
     code, _, err = run(["reconstruct", tmp_path / "flat.tif", "-o", out, "--spacing", 4, 1, 1], capsys)
@@ -44,7 +36,7 @@ def test_2d_image(tmp_path, capsys):
     assert not out.exists()
 
 
-def test_4d_without_channel_then_with(tmp_path, capsys):
+def test_4d_without_channel_then_with(tmp_path, capsys, assert_one_line_error):
     data = np.random.default_rng(0).integers(0, 255, (6, 2, 10, 10)).astype(np.uint8)
     tifffile.imwrite(tmp_path / "ch.tif", data, imagej=True, metadata={"axes": "ZCYX", "spacing": 4},
                      resolution=(1.0, 1.0))
@@ -57,7 +49,7 @@ def test_4d_without_channel_then_with(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
-def test_nan_or_inf(tmp_path, capsys, bad):
+def test_nan_or_inf(tmp_path, capsys, bad, assert_one_line_error):
     values = np.ones((6, 8, 8), np.float32)
     values[2, 3, 3] = bad
     src = tmp_path / "bad.tif"
@@ -69,14 +61,14 @@ def test_nan_or_inf(tmp_path, capsys, bad):
 
 
 @pytest.mark.parametrize("spacing", [(0, 1, 1), (-4, 1, 1)])
-def test_zero_or_negative_spacing(lowres, tmp_path, capsys, spacing):
+def test_zero_or_negative_spacing(lowres, tmp_path, capsys, spacing, assert_one_line_error):
     out = tmp_path / "out.tif"
     code, _, err = run(["reconstruct", lowres, "-o", out, "--spacing", *spacing], capsys)
     assert_one_line_error(code, err, "spacing")
     assert not out.exists()
 
 
-def test_factor_below_one(tmp_path, capsys):
+def test_factor_below_one(tmp_path, capsys, assert_one_line_error):
     src = tmp_path / "iso.tif"
     io.write(Volume(np.zeros((20, 8, 8), np.uint8), (1, 1, 1), "nm"), src)
     out = tmp_path / "lr.tif"
@@ -85,12 +77,12 @@ def test_factor_below_one(tmp_path, capsys):
     assert not out.exists() and not (tmp_path / "lr_gt.tif").exists()
 
 
-def test_missing_file(tmp_path, capsys):
+def test_missing_file(tmp_path, capsys, assert_one_line_error):
     code, _, err = run(["info", tmp_path / "nowhere.tif"], capsys)
     assert_one_line_error(code, err, "not found")
 
 
-def test_truncated_file(lowres, tmp_path, capsys):
+def test_truncated_file(lowres, tmp_path, capsys, assert_one_line_error):
     broken = tmp_path / "broken.tif"
     broken.write_bytes(lowres.read_bytes()[:300])
     out = tmp_path / "out.tif"
@@ -99,14 +91,14 @@ def test_truncated_file(lowres, tmp_path, capsys):
     assert not out.exists()
 
 
-def test_output_in_missing_directory(lowres, tmp_path, capsys):
+def test_output_in_missing_directory(lowres, tmp_path, capsys, assert_one_line_error):
     out = tmp_path / "no" / "such" / "dir" / "out.tif"
     code, _, err = run(["reconstruct", lowres, "-o", out], capsys)
     assert_one_line_error(code, err, "director")
     assert not out.parent.exists()
 
 
-def test_existing_output_needs_overwrite(lowres, tmp_path, capsys):
+def test_existing_output_needs_overwrite(lowres, tmp_path, capsys, assert_one_line_error):
     out = tmp_path / "out.tif"
     out.write_bytes(b"precious")
     code, _, err = run(["reconstruct", lowres, "-o", out], capsys)
@@ -116,7 +108,7 @@ def test_existing_output_needs_overwrite(lowres, tmp_path, capsys):
     assert code == 0 and io.read(out).spacing == (1, 1, 1)
 
 
-def test_isotropic_input_to_reconstruct(tmp_path, capsys):
+def test_isotropic_input_to_reconstruct(tmp_path, capsys, assert_one_line_error):
     src = tmp_path / "iso.tif"
     io.write(Volume(np.zeros((8, 8, 8), np.uint8), (1, 1, 1), "nm"), src)
     out = tmp_path / "out.tif"
