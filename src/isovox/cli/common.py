@@ -48,6 +48,10 @@ JsonOption = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
 BadSectionsOption = Annotated[Optional[str], typer.Option(
     "--bad-sections", metavar="SECTIONS", help="defective sections along the low-resolution axis to leave out and bridge, "
     "e.g. 14,15,20-22 (added to those detected)")]
+PositionsOption = Annotated[Optional[Path], typer.Option(
+    "--positions", metavar="FILE", help="text file with each acquired section's position along the low-resolution "
+    "axis, one number a line in the volume's unit: the stack is first resampled onto a regular grid at the median "
+    "step (wider gaps bridged linearly); along that axis the positions win over --spacing")]
 DetectOption = Annotated[bool, typer.Option(
     "--detect/--no-detect", help="find blank, saturated, dark or bright and duplicated sections and bridge them")]
 LevelsOption = Annotated[Optional[int], typer.Option(
@@ -59,6 +63,15 @@ def bad_section_list(text: Optional[str]) -> tuple[int, ...]:
     from ..defects import parse_section_list
 
     return parse_section_list(text) if text else ()
+
+
+def with_positions(volume, positions: Optional[Path], axis: Optional[str] = None):
+    """``volume`` on the regular grid of a --positions file (:mod:`isovox.positions`), or unchanged."""
+    if positions is None:
+        return volume
+    from ..positions import apply_positions
+
+    return apply_positions(volume, positions, axis)
 
 
 def positive(value: Optional[float]) -> Optional[float]:

@@ -12,8 +12,8 @@ from ..training.recipes.registry import REFERENCES, VOLUME_AND_TRUTH
 from .recipes import (arch_default_help, check_method, recipe_inputs, recipe_options, stage_budgets,
                       training_method_help)
 from .common import (BadSectionsOption, ChannelOption, DetectOption, JsonOption, LevelsOption, OverwriteOption,
-                     SpacingOption, UnitOption, app, bad_section_list, check_outputs, fraction, positive, print_json,
-                     read_input)
+                     PositionsOption, SpacingOption, UnitOption, app, bad_section_list, check_outputs, fraction, positive,
+                     print_json, read_input, with_positions)
 
 ARCH_HELP = ("network: drcnet, a2i, edsr, rcan, rdn, vdsr, isonet1, isonet2 (2D); mdcsrn, dcsrn, "
              "deepresolve (3D; a preset may be spelled in, e.g. mdcsrn-b4u4k12)")
@@ -139,6 +139,7 @@ def train(
     settings: Optional[List[str]] = typer.Option(None, "--set", metavar="KEY=VALUE", help="any other setting of the recipe's "
                                                  "config, KEY=VALUE (JSON values), repeatable"),
     bad_sections: BadSectionsOption = None,
+    positions: PositionsOption = None,
     detect: DetectOption = True,
     spacing: SpacingOption = None,
     unit: UnitOption = None,
@@ -157,6 +158,7 @@ def train(
       isovox train --method supervised3d --arch mdcsrn-b4u4k12 --factor 2 \\
           --axes yx --recipe kspace -o mri_model --hr head1.nii.gz head2.nii.gz
     """
+    from ..errors import IsovoxError
     from ..store import HISTORY_PLOT_NAME, describe_card, read_card
     from ..training import train as run_training
 
@@ -168,7 +170,10 @@ def train(
                                        noise=noise, artifacts=artifacts, factor=factor, axes=axes, gan=gan)
     options = recipe_options(entry, shared, common)
     settings_given = parse_settings(settings)
-    call = recipe_inputs(entry, paths, bool(hr), lambda path: read_input(path, spacing, unit, channel))
+    if positions is not None and len(paths) > 1:
+        raise IsovoxError(f"--positions lists the sections of one volume; got {len(paths)} input volumes")
+    call = recipe_inputs(entry, paths, bool(hr),
+                         lambda path: with_positions(read_input(path, spacing, unit, channel), positions))
     _defect_options(method, options, bad_sections, detect, reconstructs=False)
     options.update(settings_given)
     stage_budgets(entry, options, iterations)
@@ -209,6 +214,7 @@ def run(
     settings: Optional[List[str]] = typer.Option(None, "--set", metavar="KEY=VALUE", help="any other setting of the recipe's "
                                                  "config, KEY=VALUE (JSON values), repeatable"),
     bad_sections: BadSectionsOption = None,
+    positions: PositionsOption = None,
     detect: DetectOption = True,
     check: bool = typer.Option(True, "--check/--no-check", help="also train the same on every other section "
                                "and score it on the withheld real sections against linear interpolation "
@@ -242,7 +248,7 @@ def run(
                                        recipe=recipe, fwhm=fwhm, minutes=minutes)
     options = recipe_options(entry, shared, common)
     settings_given = parse_settings(settings)
-    volume = read_input(input, spacing, unit, channel)
+    volume = with_positions(read_input(input, spacing, unit, channel), positions)
     call = recipe_inputs(entry, [input], False, lambda path: volume)
     gaps = _defect_options(method, options, bad_sections, detect, reconstructs=True)
     options.update(settings_given)

@@ -8,8 +8,8 @@ from typing import List, Optional
 import typer
 
 from .common import (BadSectionsOption, ChannelOption, DetectOption, JsonOption, LevelsOption, OverwriteOption,
-                     SpacingOption, UnitOption, app, bad_section_list, check_outputs, fraction, positive, positive_each,
-                     print_json, read_input)
+                     PositionsOption, SpacingOption, UnitOption, app, bad_section_list, check_outputs, fraction, positive,
+                     positive_each, print_json, read_input, with_positions)
 from ..jsontext import strict_json
 
 
@@ -20,6 +20,7 @@ def info(
     unit: UnitOption = None,
     channel: ChannelOption = None,
     bad_sections: BadSectionsOption = None,
+    positions: PositionsOption = None,
     detect: DetectOption = True,
     as_json: JsonOption = False,
 ) -> None:
@@ -34,13 +35,18 @@ def info(
     from ..model_summary import is_model_folder
 
     if is_model_folder(input):
-        _model_info(input, as_json, given=[spacing, unit, channel, bad_sections])
+        _model_info(input, as_json, given=[spacing, unit, channel, bad_sections, positions])
         return
     from ..summary import volume_summary
 
     if input.is_dir():
         _check_volume_folder(input)
-    summary = volume_summary(read_input(input, spacing, unit, channel), bad_section_list(bad_sections), detect)
+    volume = with_positions(read_input(input, spacing, unit, channel), positions)
+    summary = volume_summary(volume, bad_section_list(bad_sections), detect)
+    if positions is not None:
+        from ..positions import describe_regularisation
+
+        summary["positions"] = describe_regularisation(volume)
     if as_json:
         print_json(summary)
     else:
@@ -65,7 +71,7 @@ def _model_info(folder: Path, as_json: bool, given: list) -> None:
     from ..model_summary import model_summary, summary_lines
 
     if any(option is not None for option in given):
-        raise IsovoxError("--spacing, --unit, --channel and --bad-sections describe a volume; "
+        raise IsovoxError("--spacing, --unit, --channel, --bad-sections and --positions describe a volume; "
                           f"{folder} is a model folder")
     summary = model_summary(folder)
     if as_json:
@@ -175,6 +181,7 @@ def reconstruct(
                                             "e.g. tcp://host:8786"),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="blockwise: continue an interrupted run"),
     bad_sections: BadSectionsOption = None,
+    positions: PositionsOption = None,
     detect: DetectOption = True,
     spacing: SpacingOption = None,
     unit: UnitOption = None,
@@ -203,16 +210,16 @@ def reconstruct(
     reading = dict(spacing=spacing, unit=unit, channel=channel)
     if block_size or workers or scheduler or processes:
         size = 128 if not block_size else (block_size[0] if len(block_size) == 1 else block_size)
-        _reconstruct_blockwise(input, output, uncertainty, common, reading, as_json, block_size=size,
+        _reconstruct_blockwise(input, output, uncertainty, common, reading, as_json, positions, block_size=size,
                                workers=workers, processes=processes, scheduler=scheduler, overwrite=overwrite,
                                resume=resume, levels=levels)
     else:
-        _reconstruct_in_memory(input, output, uncertainty, common, reading, as_json, tile=tile, levels=levels,
-                               overwrite=overwrite)
+        _reconstruct_in_memory(input, output, uncertainty, common, reading, as_json, positions, tile=tile,
+                               levels=levels, overwrite=overwrite)
 
 
 def _reconstruct_blockwise(input: Path, output: Path, uncertainty: Optional[Path], common: dict, reading: dict,
-                           as_json: bool, **blockwise) -> None:
+                           as_json: bool, positions: Optional[Path], **blockwise) -> None:
     """``reconstruct --block-size``: block by block into a .zarr (resumable, so an existing output
     may be a run to pick up: only inputs and duplicates are refused here)."""
     from .. import io
@@ -223,12 +230,16 @@ def _reconstruct_blockwise(input: Path, output: Path, uncertainty: Optional[Path
     for path in (output, uncertainty):
         if path is not None:
             refuse_replacing_inputs(path, [input, common["model"]])
-    result = reconstruct_blockwise(input, output, uncertainty=uncertainty, **common, **reading, **blockwise)
+    given = input
+    if positions is not None:          # regularised in memory; the blocks then read that volume
+        given, reading = with_positions(read_input(input, **reading), positions, common["axis"]), {}
+    result = reconstruct_blockwise(given, output, uncertainty=uncertainty, **common, **reading, **blockwise)
     _report(output, result, as_json, uncertainty, io.read(uncertainty, lazy=True) if uncertainty else None)
 
 
 def _reconstruct_in_memory(input: Path, output: Path, uncertainty: Optional[Path], common: dict, reading: dict,
-                           as_json: bool, tile: Optional[int], levels: Optional[int], overwrite: bool) -> None:
+                           as_json: bool, positions: Optional[Path], tile: Optional[int], levels: Optional[int],
+                           overwrite: bool) -> None:
     """``reconstruct`` in memory: interpolation, a model, or a model with its uncertainty."""
     from .. import io
     from ..errors import IsovoxError
@@ -239,7 +250,7 @@ def _reconstruct_in_memory(input: Path, output: Path, uncertainty: Optional[Path
     io.check_levels_apply([output, uncertainty] if uncertainty else [output], levels)
     if model is None and (common["tta"] or uncertainty is not None):
         raise IsovoxError("--tta and --uncertainty average a network over mirrored planes; they need --model")
-    volume = read_input(input, **reading)
+    volume = with_positions(read_input(input, **reading), positions, common["axis"])
     if model is None:
         result = run_reconstruction(volume, common["method"], target_spacing=common["target_spacing"],
                                     axis=common["axis"], dtype=common["dtype"], bad_sections=common["bad_sections"],
