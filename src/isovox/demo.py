@@ -37,7 +37,7 @@ from .datasets import DEFAULT_SAMPLE, SAMPLES, fetch_sample
 from .evaluate import compare, format_table, plane_figure, to_json
 from .reconstruction import reconstruct
 from .simulation import simulate
-from .selfcheck import central_window, describe_check, withheld_section_check
+from .selfcheck import central_window, describe_check, same_acquisition, withheld_section_check
 from .errors import IsovoxError
 from .store import add_to_card, read_card
 from .training import train
@@ -92,7 +92,8 @@ def _demo(volume: Volume, stem: str, outputs: dict, input_path, overwrite: bool,
         f"cubic {training['input_validation_psnr']:.2f} dB")
     say(f"self-check: training the same on every other section ({iterations} iterations), scoring the rest")
     try:
-        check = withheld_section_check(volume, method="selfsup", arch=arch, iterations=iterations, crop=None)
+        check = withheld_section_check(volume, method="selfsup", arch=arch, iterations=iterations, crop=None,
+                                       **same_acquisition(read_card(folder)))
     except IsovoxError as reason:            # too few sections or too small a window for the check
         check = {"skipped": str(reason)}
         say(f"self-check skipped: {reason}")

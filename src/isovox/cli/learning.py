@@ -67,10 +67,11 @@ def _self_check(volume, folder: Path, method: str, options: dict) -> Optional[di
     """The withheld-section check of :mod:`isovox.selfcheck` with the same recipe and budget,
     recorded in the model card; None (and a note) where the volume has too few sections."""
     from ..errors import IsovoxError
-    from ..selfcheck import withheld_section_check
-    from ..store import add_to_card
+    from ..selfcheck import same_acquisition, withheld_section_check
+    from ..store import add_to_card, read_card
 
     settings = {k: v for k, v in options.items() if k not in ("target_spacing", "factor")}
+    settings.update(same_acquisition(read_card(folder)))
     try:
         result = withheld_section_check(volume, method=method, workdir=Path(folder).parent, **settings)
     except IsovoxError as reason:
