@@ -25,8 +25,10 @@ def test_train_selfsup_writes_a_loadable_model_folder(blobs, tmp_path):
     assert card.architecture["kwargs"] == TINY
     assert (card.factor, card.lowres_spacing, card.target_spacing, card.unit) == (4.0, 4.0, 1.0, "nm")
     assert card.normalisation.low < card.normalisation.high and card.normalisation.percentiles == (0.1, 99.9)
-    # the default recipe 'auto' trains for the acquisition estimated from the volume, and says so
-    assert card.degradation["recipe"] == card.degradation["estimated_acquisition"]["recipe"]
+    # the default recipe 'auto' trains for the acquisition it estimated and checked, and says so
+    estimate = card.degradation["estimated_acquisition"]
+    assert card.degradation["recipe"] == estimate["trained_for"]["recipe"]
+    assert card.degradation["thickness"] == estimate["trained_for"]["thickness"]
     assert card.degradation["axis"] == "z"
     training = card.training
     assert training["iterations"] == 30 and training["seed"] == 0 and training["device"] == "cpu"

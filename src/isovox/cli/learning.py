@@ -107,6 +107,20 @@ def _echo_estimate(card) -> None:
     low, high = estimate["width_range"]
     typer.echo(f"acquisition estimated from the volume: {profile} (plausible {low:.3g}-{high:.3g} "
                f"{estimate['unit']}), noise {100 * estimate['noise_sigma']:.1f} % of the range")
+    for line in _choice_lines(estimate.get("choice") or {}, estimate["unit"]):
+        typer.echo(line)
+
+
+def _choice_lines(choice: dict, unit: str) -> list[str]:
+    """How recipe 'auto' chose between the estimate and thin sections (withheld real sections)."""
+    if "candidates" not in choice:
+        return [f"trained for the estimate ({choice['reason']})"] if choice.get("reason") else []
+    lines = ["candidates scored on every other section withheld (short runs, PSNR):"]
+    for score in choice["candidates"]:
+        name = ("thin sections" if score["recipe"] == "take" else
+                f"{score['recipe']} {score['thickness']:.3g} {unit}")
+        lines.append(f"  {name}: {score['isovox_psnr']:.2f} dB (linear {score['linear_psnr']:.2f} dB)")
+    return lines
 
 
 @app.command()

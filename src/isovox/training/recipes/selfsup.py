@@ -54,6 +54,7 @@ class SelfSupConfig(TrainSettings):
     axis: int | str | None = None               # None: the coarsest axis
     target_spacing: float | None = None         # None: the finest lateral spacing
     recipe: str = "auto"                        # 'auto' (estimated) or an isovox.degrade.recipes name
+    select_acquisition: bool = True             # 'auto': check the estimate against thin sections
     thickness: float | None = None              # slice profile ('gaussian' FWHM, 'box' slab), volume unit
     fwhm: float | None = None                   # the same as thickness (a box's FWHM is its width)
     alpha: float = 0.01                         # PDL weight, paper 001 eq. 5
@@ -98,9 +99,15 @@ def resolve_acquisition(volume: Volume, config: SelfSupConfig) -> tuple[SelfSupC
         fallback = dataclasses.replace(config, recipe="gaussian")
         return fallback, {"recipe": "gaussian", "thickness": None, "estimated": False,
                           "reason": f"{error}; trained for a Gaussian profile as wide as the section spacing"}
+    from ...volume import axis_index, lowres_axis
+    from .acquisition_choice import choose_acquisition
+
     recipe, thickness = training_recipe(estimate)
     summary = {key: value for key, value in estimate.to_dict().items() if key != "candidates"}
-    return dataclasses.replace(config, recipe=recipe, thickness=thickness), {**summary, "estimated": True}
+    axis = lowres_axis(volume.spacing) if config.axis is None else axis_index(config.axis)
+    chosen, choice = choose_acquisition(volume, config, recipe, thickness, axis)
+    return chosen, {**summary, "estimated": True, "choice": choice,
+                    "trained_for": {"recipe": chosen.recipe, "thickness": chosen.thickness}}
 
 
 def _defective_planes(volume: Volume, config: SelfSupConfig) -> tuple[int, ...]:
