@@ -82,8 +82,9 @@ def save_spectra_figure(report: Any, path: str | os.PathLike, dpi: int = 100) ->
 def uncertainty_figure(result: Any, uncertainty: Any, path: str | os.PathLike, plane: str = "xz",
                        index: int | None = None, title: str | None = None) -> Path:
     """PNG of one plane of a reconstruction beside the same plane with its uncertainty (the TTA
-    standard deviation, :func:`isovox.reconstruct_with_uncertainty`) laid over it in colour:
-    where the colour is bright, the mirrored variants disagree and the network is guessing.
+    spread plus the misfit to the acquired sections, :func:`isovox.reconstruct_with_uncertainty`)
+    laid over it in colour: where the colour is bright, the mirrored variants disagree or the
+    output does not give the acquired sections back, and the network is guessing.
     ``result`` and ``uncertainty`` share one grid; ``index`` defaults to the middle plane."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -109,7 +110,7 @@ def uncertainty_figure(result: Any, uncertainty: Any, path: str | os.PathLike, p
         ax.set_ylabel(f"{AXIS_NAMES[rows_axis]} ({result.unit})")
     shown = overlaid.imshow(spread, cmap="inferno", alpha=np.clip(spread / top, 0.0, 1.0) * 0.85, vmin=0, vmax=top,
                             extent=extent, origin="upper", interpolation="nearest", aspect="equal")
-    figure.colorbar(shown, ax=overlaid, shrink=0.8, label="TTA standard deviation (intensity)")
+    figure.colorbar(shown, ax=overlaid, shrink=0.8, label="uncertainty (intensity)")
     plain.set_title(f"reconstruction ({plane} #{index})", fontsize=10)
     overlaid.set_title("with its uncertainty", fontsize=10)
     if title:

@@ -14,9 +14,10 @@ The steps, each in its own module:
 5. :mod:`.execute` runs one Dask task per block (:mod:`.compute` reconstructs it);
 6. :mod:`.records` moves the finished output into place.
 
-With ``uncertainty=PATH`` (a 2D model with test-time augmentation), the per-voxel standard
-deviation of the TTA variants (:mod:`isovox.reconstruction.ensemble`) is a second Zarr output with
-the same grid and blocks, built in its own work folder and written by the same tasks.
+With ``uncertainty=PATH`` (a 2D model with test-time augmentation), the per-voxel uncertainty
+(the spread of the TTA variants plus the misfit to the acquired sections,
+:mod:`isovox.reconstruction.ensemble`) is a second Zarr output with the same grid and blocks,
+built in its own work folder and written by the same tasks.
 
 The result equals ``isovox.reconstruct`` of the whole volume (same spacing and origin; voxel
 values to float rounding; for integer outputs, a value that lands on x.5 may round the other
@@ -77,7 +78,7 @@ def reconstruct_blockwise(input_path_or_volume: str | Path | Volume, output_path
     ``bad_sections`` / ``detect_defects``: as for :func:`isovox.reconstruct` (bridged the same way,
     so the result equals in-memory reconstruction with the same gaps). ``tta``, ``precision``: as
     for :func:`isovox.reconstruct`. ``uncertainty``: a second .zarr path for the per-voxel
-    standard deviation of the TTA variants (implies ``tta``; as
+    uncertainty (implies ``tta``; as
     :func:`isovox.reconstruction.reconstruct_with_uncertainty`), written block by block too.
     ``levels``: OME-Zarr pyramid levels of each output, as for :func:`isovox.io.write`, built from
     the finished full-resolution array chunk by chunk (:mod:`isovox.io.pyramid`).
@@ -229,7 +230,9 @@ def _resolve_model(volume, method, folder: Path, target_spacing, axis, dtype: st
                          precision=asked.precision, progress=False)
     model.check_options(options, asked.uncertainty)
     grid = model.grid(volume, target_spacing, axis)
-    reach = model.reach(grid)
+    # The uncertainty's misfit term re-acquires the output: its blocks read further along the
+    # low-resolution axis (2D models, the only kind with an uncertainty).
+    reach = model.reach(grid, uncertainty_unit=volume.unit) if asked.uncertainty else model.reach(grid)
     if asked.tta and reach.multiple > 1:
         # A mirrored region starts its window grid at the region's far end, the whole volume at the
         # volume's: the blocks would not add up to the in-memory result.

@@ -160,9 +160,10 @@ def reconstruct(
                                        "(with --model)"),
     tta: bool = typer.Option(False, "--tta", help="test-time augmentation (with a 2D --model): average the "
                              "network over 4 mirrored variants of every plane; 4x the network time"),
-    uncertainty: Optional[Path] = typer.Option(None, "--uncertainty", help="also write the per-voxel standard "
-                                               "deviation of the TTA variants here (float32, same grid; implies "
-                                               "--tta; a .zarr with --block-size)"),
+    uncertainty: Optional[Path] = typer.Option(None, "--uncertainty", help="also write the per-voxel uncertainty "
+                                               "here: the spread of the TTA variants plus the misfit to the "
+                                               "acquired sections (float32, same grid; implies --tta; a .zarr "
+                                               "with --block-size)"),
     precision: str = typer.Option("auto", callback=_precision, metavar="NAME",
                                   help="network number format (with --model): fp32, bf16 or auto (bf16 on CUDA and "
                                   "on CPUs with native bf16, else fp32)"),

@@ -81,10 +81,14 @@ def reconstruct_with_uncertainty(volume: Volume, model: str | Path | Any,
                                  bad_sections: Sequence[int] = (), detect_defects: bool = True,
                                  precision: str = DEFAULT_PRECISION) -> Reconstruction:
     """``reconstruct(volume, model=model, tta=True, ...)`` and its uncertainty, as a
-    :class:`~.ensemble.Reconstruction` ``(volume, uncertainty)``: the per-voxel standard deviation
-    of the predictions of all TTA variants of both plane families, float32, in the output's
-    intensity unit, on the same grid (spacing, origin). Zero on acquired slices put back by
-    ``keep_acquired``. Slice-wise 2D models only. Options as for :func:`reconstruct`.
+    :class:`~.ensemble.Reconstruction` ``(volume, uncertainty)``: per voxel,
+    ``sqrt(spread^2 + misfit^2)``, where the spread is the standard deviation of the predictions
+    of all TTA variants of both plane families and the misfit is how far the output, re-acquired
+    with the slice profile the model card records, is from the acquired sections (spread linearly
+    between them; no misfit term when the card records no profile). Why and how it was measured:
+    :mod:`.ensemble`. Float32, in the output's intensity unit, on the same grid (spacing, origin).
+    Zero on acquired slices put back by ``keep_acquired``. Slice-wise 2D models only. Options as
+    for :func:`reconstruct`.
     """
     from .model import RunOptions
 

@@ -84,7 +84,7 @@ class Reach:
 @dataclass
 class Prediction:
     """A kind's network output on the grid, in the network's normalised range: the mean over
-    plane families and variants, and their spread when asked (float32 each)."""
+    plane families and variants, and its uncertainty when asked (float32 each, :mod:`.ensemble`)."""
 
     mean: np.ndarray
     spread: np.ndarray | None = None
@@ -161,7 +161,8 @@ class ReconstructionModel:
     def reconstruct_with_uncertainty(self, volume: Volume, target_spacing: float | Sequence[float] | None = None,
                                      axis: int | str | None = None, dtype: str | np.dtype | None = None, *,
                                      grid: Grid | None = None, **options: Any) -> Reconstruction:
-        """:meth:`reconstruct` with TTA, and the per-voxel standard deviation of the variants."""
+        """:meth:`reconstruct` with TTA, and the per-voxel uncertainty (the spread of the variants,
+        plus the misfit to the acquired sections: :mod:`.ensemble`)."""
         if not options.pop("tta", True):
             raise IsovoxError("the uncertainty is the spread of the TTA variants; it cannot be had with tta=False")
         return self.run(volume, grid or self.grid(volume, target_spacing, axis), dtype,

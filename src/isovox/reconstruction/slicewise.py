@@ -19,7 +19,8 @@ outputs are stacked together". :class:`SliceModel` (opened from a model folder b
    back (:mod:`.ensemble`): four forward passes per plane instead of one.
 5. Fuse the two orientations (and the variants), map intensities back, cast to the output dtype
    (the steps every kind shares, :class:`.model.ReconstructionModel`). With the uncertainty, the
-   per-voxel standard deviation of all those predictions comes too.
+   per-voxel spread of all those predictions comes too, with the output's misfit to the acquired
+   sections added when the card records their slice profile (:mod:`.ensemble`, :mod:`.misfit`).
 
 :func:`reconstruct_with_model` runs a network already in hand (with its card) the same way.
 
@@ -36,7 +37,9 @@ the low-res axis) uses that orientation only, at half the cost.
 Memory: the interpolated volume and one float32 accumulator (the running mean), both at output
 size, plus the cast result at the end (the interpolated volume is released first): at most three
 output-sized arrays; the uncertainty adds a fourth (the running sum of squared deviations, which
-becomes the standard deviation in place). Planes are extracted, predicted and written back
+becomes the uncertainty in place) and keeps the normalised input (1/factor of the output); the
+misfit's re-acquisition and spreading take one more output-sized array each, one after the other,
+once the interpolated volume is released. Planes are extracted, predicted and written back
 ``batch_size`` at a time, one family after the other.
 """
 
@@ -55,8 +58,9 @@ from ..errors import IsovoxError
 from ..progress import progress_bar
 from ..resample import resample
 from ..volume import AXIS_NAMES, PLANE_AXES, Volume, planes_containing
-from .ensemble import Reconstruction, VoxelMoments, predict_variants, variants
+from .ensemble import Reconstruction, VoxelMoments, predict_variants, uncertainty, variants
 from .grid import Grid, lowres_target, reconstruction_grid
+from .misfit import card_profile, misfit_reach, misfit_variance
 from .model import CUBIC_RADIUS, Prediction, Reach, ReconstructionModel, RunOptions, card_target, check_factor
 from .tiling import predict_planes, receptive_halo, size_multiple
 
@@ -98,10 +102,17 @@ class SliceModel(ReconstructionModel):
     def grid(self, volume: Volume, target_spacing=None, axis=None) -> Grid:
         return check_card(volume, self.card, target_spacing, axis)
 
-    def reach(self, grid: Grid) -> Reach:
+    def reach(self, grid: Grid, uncertainty_unit: str | None = None) -> Reach:
         """The receptive halo on every axis: in the two axial plane families, each lateral axis is
-        a column axis once, and the low-resolution axis is the row axis of both."""
-        return Reach((receptive_halo(self.network),) * 3, kernel_radius=CUBIC_RADIUS, multiple=size_multiple(self.network))
+        a column axis once, and the low-resolution axis is the row axis of both. With the
+        uncertainty (``uncertainty_unit``: the unit of the volume it is wanted for), the
+        low-resolution axis also needs the misfit's reach (:func:`.misfit.misfit_reach`: the
+        voxels its re-acquisition reads must themselves be exact)."""
+        halo = [receptive_halo(self.network)] * 3
+        profile = None if uncertainty_unit is None else card_profile(self.card, uncertainty_unit)
+        if profile is not None:
+            halo[grid.axis] += misfit_reach(grid, profile)
+        return Reach(tuple(halo), kernel_radius=CUBIC_RADIUS, multiple=size_multiple(self.network))
 
     def _predict(self, normalised: np.ndarray, volume: Volume, grid: Grid, options: RunOptions,
                  spread: bool) -> Prediction:
@@ -113,14 +124,19 @@ class SliceModel(ReconstructionModel):
         predict = partial(predict_planes, self.network, tile=options.tile, halo=halo, device=device,
                           precision=options.precision)
         upsampled = resample(volume.replace(data=normalised), grid.target, "cubic", dtype=np.float32).data
+        sections = normalised if spread else None      # the misfit compares the output with them
         del normalised
         moments = VoxelMoments.zeros(upsampled.shape, spread=spread)
         flips = variants(options.tta)
         run = _PlaneRun(predict, flips, options.batch_size, options.tile, device)
         _predict_families(upsampled, moments, run, families, grid.axis, options.progress)
         del upsampled
-        deviation = moments.standard_deviation(len(families) * len(flips)) if spread else None
-        return Prediction(moments.mean, deviation)
+        if not spread:
+            return Prediction(moments.mean)
+        variance = moments.variance(len(families) * len(flips))
+        profile = card_profile(self.card, volume.unit)
+        misfit = None if profile is None else misfit_variance(moments.mean, sections, grid, profile, volume.unit)
+        return Prediction(moments.mean, uncertainty(variance, misfit))
 
 
 def _ignore(n: int) -> None:
@@ -184,9 +200,10 @@ def reconstruct_with_model(volume: Volume, model: nn.Module, card, **options) ->
 
 
 def reconstruct_with_model_uncertainty(volume: Volume, model: nn.Module, card, **options) -> Reconstruction:
-    """:func:`reconstruct_with_model` with TTA, and the per-voxel standard deviation of the
-    predictions of all variants of both plane families (:mod:`.ensemble`; zero on acquired slices
-    that ``keep_acquired`` puts back: they are measured, not predicted). Takes the same options
+    """:func:`reconstruct_with_model` with TTA, and the per-voxel uncertainty: the spread of the
+    predictions of all variants of both plane families, plus the misfit to the acquired sections
+    when ``card`` records their slice profile (:mod:`.ensemble`; zero on acquired slices that
+    ``keep_acquired`` puts back: they are measured, not predicted). Takes the same options
     (``tta`` is always on); needs one more float32 array of output size."""
     if not options.pop("tta", True):
         raise IsovoxError("the uncertainty is the spread of the TTA variants; it cannot be had with tta=False")
