@@ -55,3 +55,14 @@ def test_the_card_keeps_the_value_type_and_its_json_form():
     assert ModelCard.from_dict(json.loads(card.to_json())) == card
     measured = Normalisation.measure(ramp())
     assert Normalisation.from_dict(json.loads(json.dumps(measured.to_dict()))) == measured
+
+
+def test_skipped_sections_do_not_enter_the_percentiles():
+    # a blank (all-zero) section would drag the 0.1 percentile of tissue at 60-200 down to 0
+    data = np.random.default_rng(0).uniform(60, 200, (20, 32, 32)).astype(np.float32)
+    data[7] = 0
+    volume = Volume(data, (4.0, 1.0, 1.0), "nm")
+    assert Normalisation.measure(volume).low == 0
+    skipped = Normalisation.measure(volume, skip=(0, [7]))
+    assert skipped.low > 60 and skipped.high == pytest.approx(Normalisation.measure(volume).high, abs=0.1)
+    assert Normalisation.measure(volume, skip=(0, [])).low == 0

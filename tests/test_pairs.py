@@ -164,3 +164,11 @@ def test_axial_pairs_errors():
     lowres = truth.replace(data=truth.data[::4], spacing=(4, 1, 1))
     with pytest.raises(IsovoxError, match="ground-truth slices"):
         AxialPairs(lowres, truth, patch_size=64)
+
+
+def test_excluded_planes_stay_out_of_the_normalisation():
+    data = np.random.default_rng(0).uniform(60, 200, (16, 48, 48)).astype(np.float32)
+    data[5] = 0                                   # a blank section
+    volume = Volume(data, (4.0, 1.0, 1.0), "nm")
+    assert LateralPairs(volume, patch_size=32).normalisation.low == 0
+    assert LateralPairs(volume, patch_size=32, exclude_planes=[5]).normalisation.low > 60

@@ -79,18 +79,26 @@ class Normalisation:
                    None if percentiles is None else tuple(percentiles))
 
     @classmethod
-    def measure(cls, volumes: Volume | Sequence[Volume],
-                percentiles: Sequence[float] = PERCENTILES) -> "Normalisation":
+    def measure(cls, volumes: Volume | Sequence[Volume], percentiles: Sequence[float] = PERCENTILES,
+                skip: tuple[int, Sequence[int]] | None = None) -> "Normalisation":
         """The ``percentiles`` of the voxels of one volume, or of several pooled, each subsampled
         with a regular stride (to about 4 M voxels for one volume, 2 M each for several: the
-        budgets training has always used). Flat data gets a range of 1."""
+        budgets training has always used). Flat data gets a range of 1.
+
+        ``skip = (axis, sections)``: leave those sections out (defective ones: a blank section's
+        zeros would drag the low percentile to 0 and squeeze the tissue's range)."""
         several = not isinstance(volumes, Volume)
         volumes = list(volumes) if several else [volumes]  # type: ignore[list-item]
         budget = _SAMPLE_VOXELS // 2 if several else _SAMPLE_VOXELS
         samples = []
         for volume in volumes:
             step = max(1, math.ceil((np.prod(volume.shape) / budget) ** (1 / 3)))
-            samples.append(np.asarray(volume.data[::step, ::step, ::step], dtype=np.float32).ravel())
+            sample = np.asarray(volume.data[::step, ::step, ::step], dtype=np.float32)
+            if skip is not None and len(skip[1]):
+                axis, sections = skip
+                kept = ~np.isin(np.arange(0, volume.shape[axis], step), np.asarray(sections))
+                sample = np.compress(kept, sample, axis=axis) if kept.any() else sample
+            samples.append(sample.ravel())
         pooled = np.concatenate(samples)
         check_finite(pooled)
         low, high = (float(v) for v in np.percentile(pooled, percentiles))

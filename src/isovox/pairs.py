@@ -124,7 +124,6 @@ class LateralPairs:
         self.patch_size, self.thickness = int(patch_size), thickness
         self.lowres_spacing = volume.spacing[self.axis]
         self.factor, self.target_spacing = self._grid(factor, target_spacing)
-        self.normalisation = Normalisation.measure(volume, percentiles)
         self.augmenters = _augmenters(noise, poisson, artifacts)
         self.augment_probability = float(augment_probability)
         if not 0 <= self.augment_probability <= 1:
@@ -133,6 +132,7 @@ class LateralPairs:
         self._geometry()
         # defective sections (blank, saturated, ...) teach nothing: no patch is cut from them
         self.excluded = tuple(sorted(set(int(k) for k in exclude_planes)))
+        self.normalisation = Normalisation.measure(volume, percentiles, skip=(self.axis, self.excluded))
         planes = np.setdiff1d(np.arange(volume.shape[self.axis]), self.excluded)
         n_val = _held_out(len(planes), validation_fraction, f"volume with {len(planes)} usable lateral planes")
         self.train_planes, self.validation_planes = planes[:len(planes) - n_val], planes[len(planes) - n_val:]
