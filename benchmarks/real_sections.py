@@ -212,7 +212,12 @@ def run_method(spec: str, split: WithheldSplit, minutes: float, seed: int, devic
         # CPU seconds count every thread of this process, so they can exceed the wall seconds
         record = {"kind": "training", "options": options, "train_cpu_seconds": watch.cpu_seconds,
                   "train_wall_seconds": watch.seconds}
-        training = read_card(folder).training
+        card = read_card(folder)
+        training = card.training
+        # recipe 'auto': what was estimated, which candidates competed, what was trained for
+        if (card.degradation or {}).get("estimated_acquisition"):
+            estimate = card.degradation["estimated_acquisition"]
+            record["acquisition"] = {k: estimate.get(k) for k in ("recipe", "thickness", "choice", "trained_for")}
         output, record["reconstruct_seconds"] = timed(isovox.reconstruct, split.kept, model=folder,
                                                       target_spacing=split.target_spacing, device=device)
     record["training"] = {k: training[k] for k in TRAINING_SUMMARY_KEYS if k in training}
