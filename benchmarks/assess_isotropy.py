@@ -66,7 +66,7 @@ def flyem_rows(factor: float, models: Path, iterations: int) -> list[dict]:
 def real_rows(models: Path, iterations: int) -> list[dict]:
     """CREMI and ISBI, central 320 x 320 windows (every section), as the demo takes them; the
     defective sections are bridged by every reconstruction (isovox.gaps) but assessed as acquired."""
-    from isovox.selfcheck import central_window
+    from isovox.training.withheld import central_window
 
     stacks = {"CREMI": isovox.read(isovox.fetch_sample(), spacing=(40, 4, 4), unit="nm"),
               "ISBI": isovox.read(ISBI_SSTEM)}

@@ -8,7 +8,7 @@ bf16 (autocast), timed in the same run:
 - FlyEM x4 (Gaussian FWHM = 40 nm): axial-plane PSNR against the ground truth (the model of
   benchmarks/uncertainty.py when it exists);
 - CREMI and ISBI, central 320 x 320 windows: every other section withheld, the model trained on
-  the rest, PSNR on the withheld real sections (:mod:`isovox.selfcheck`'s scoring).
+  the rest, PSNR on the withheld real sections (:mod:`isovox.training.withheld`'s scoring).
 
     .venv/bin/python benchmarks/precision.py [--iterations 300]
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 import isovox
 from harness import FLYEM, ISBI_SSTEM, Stopwatch, markdown_table, plane_scores, result_path, save_result, write_text
 from isovox.datasets import DEFAULT_SAMPLE, SAMPLES
-from isovox.selfcheck import central_window, section_scores, withheld_check_grid
+from isovox.training.withheld import central_window, section_scores, withheld_check_grid
 from isovox.simulation import simulate
 
 PRECISIONS = ("fp32", "bf16")

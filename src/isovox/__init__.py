@@ -24,7 +24,7 @@ _EXPORTS = {
     "assess": "isovox.assess",
     "detect_defects": "isovox.defects",
     "estimate_acquisition": "isovox.acquisition",
-    "withheld_section_check": "isovox.selfcheck",
+    "withheld_section_check": "isovox.training.withheld",
     "reconstruct_blockwise": "isovox.blockwise",
     "blockwise_status": "isovox.blockwise",
     "compare": "isovox.evaluate",

@@ -9,7 +9,7 @@
    the small DRCNet by default, for the acquisition estimated from the volume) and report its
    PSNR on held-out lateral planes against the cubic input, the check the method can make on
    itself at the true factor.
-4. Self-check on real data (:mod:`isovox.selfcheck`): train the same on every other section and
+4. Self-check on real data (:mod:`isovox.training.withheld`): train the same on every other section and
    score it on the withheld real sections against linear interpolation; say plainly when it
    does not beat linear.
 5. Reconstruct the volume to isotropic spacing with the trained model, write it with its
@@ -37,7 +37,7 @@ from .datasets import DEFAULT_SAMPLE, SAMPLES, fetch_sample
 from .evaluate import compare, format_table, plane_figure, to_json
 from .reconstruction import reconstruct
 from .simulation import simulate
-from .selfcheck import central_window, describe_check, same_acquisition, withheld_section_check
+from .training.withheld import central_window, describe_check, same_acquisition, withheld_section_check
 from .errors import IsovoxError
 from .store import add_to_card, read_card
 from .training import train

@@ -64,10 +64,10 @@ def _defect_options(method: str, options: dict, bad_sections: Optional[str], det
 
 
 def _self_check(volume, folder: Path, method: str, options: dict) -> Optional[dict]:
-    """The withheld-section check of :mod:`isovox.selfcheck` with the same recipe and budget,
+    """The withheld-section check of :mod:`isovox.training.withheld` with the same recipe and budget,
     recorded in the model card; None (and a note) where the volume has too few sections."""
     from ..errors import IsovoxError
-    from ..selfcheck import same_acquisition, withheld_section_check
+    from ..training.withheld import same_acquisition, withheld_section_check
     from ..store import add_to_card, read_card
 
     settings = {k: v for k, v in options.items() if k not in ("target_spacing", "factor")}
@@ -278,7 +278,7 @@ def run(
         print_json({"output": str(output), "model": str(folder), "volume": result.describe(),
                     "withheld_check": withheld})
     else:
-        from ..selfcheck import describe_check
+        from ..training.withheld import describe_check
         from ..store import read_card
 
         _echo_estimate(read_card(folder))

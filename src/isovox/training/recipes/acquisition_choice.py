@@ -13,7 +13,7 @@ what is not blurred and loses to linear interpolation on withheld real sections 
 
 So the estimate competes with 'take' on the one test real data allow: every other section of
 the volume is withheld, a short model is trained for each candidate on the rest
-(:func:`isovox.selfcheck.withheld_section_check`, a central window), and the candidate that
+(:func:`isovox.training.withheld.withheld_section_check`, a central window), and the candidate that
 predicts the withheld real sections best (PSNR) is trained for. It is model selection by
 cross-validation on the user's own sections; the candidates' scores go into the model card.
 
@@ -73,7 +73,7 @@ def check_candidates(volume: Volume, config: Any, candidates: list[tuple[str, fl
     """The withheld-section check of every candidate with the config's network and seed. The
     user's ``bad_sections`` index the whole stack, not the kept one: the check finds defects
     itself (``detect_defects``)."""
-    from ...selfcheck import withheld_section_check
+    from ..withheld import withheld_section_check
 
     shared = dict(arch=config.arch, preset=config.preset, model_kwargs=config.model_kwargs, axis=config.axis,
                   patch_size=config.patch_size, batch_size=config.batch_size, seed=config.seed, device=config.device, detect_defects=config.detect_defects,

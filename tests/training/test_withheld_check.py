@@ -2,7 +2,7 @@
 
 from types import SimpleNamespace
 
-from isovox.selfcheck import same_acquisition
+from isovox.training.withheld import same_acquisition
 
 
 def card(degradation):

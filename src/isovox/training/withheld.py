@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from .simulation import simulate
-from .volume import Volume, lateral_spacing, lowres_axis
+from ..simulation import simulate
+from ..volume import Volume, lateral_spacing, lowres_axis
 
 __all__ = ["withheld_section_check", "central_window", "same_acquisition"]
 
@@ -82,9 +82,9 @@ def withheld_section_check(volume: Volume, *, method: str = "selfsup", crop: int
     mean PSNR and SSIM over the withheld sections of isovox and of linear interpolation, the gain
     in dB, whether isovox beats linear (in PSNR and not worse in SSIM), and the scored sections.
     """
-    from .defects import detect_defects
-    from .reconstruction import reconstruct
-    from .training import train
+    from ..defects import detect_defects
+    from ..reconstruction import reconstruct
+    from . import train
 
     window = central_window(volume, crop)
     axis, target, steps = withheld_check_grid(window)
