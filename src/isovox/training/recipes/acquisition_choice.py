@@ -36,13 +36,17 @@ Choices written down:
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
+
+import numpy as np
 
 from ...errors import IsovoxError
 from ...volume import Volume
 
 SELECTION_ITERATIONS = 300
 SELECTION_CROP = 160
+MAX_CHECK_FACTOR = 8      # coarser lateral pixels for the check beyond this factor (see coarse_window)
 MIN_SECTIONS = 9          # a kept stack of at least 5 sections, 4 withheld ones to score
 TIE_DB = 0.05
 
@@ -69,6 +73,29 @@ def selection_iterations(config: Any) -> int:
     return max(1, min(SELECTION_ITERATIONS, int(config.iterations) // 3))
 
 
+def coarse_window(volume: Volume) -> Volume:
+    """The central ``SELECTION_CROP`` window the candidates are checked on, its lateral pixels
+    averaged in ``b x b`` blocks where the check's factor (twice the section spacing over the
+    lateral spacing) would exceed ``MAX_CHECK_FACTOR``: the choice is between physical profiles,
+    which need no 4 nm pixels, and a factor of 40 (CREMI at 4 nm, sections withheld to 80 nm)
+    needs patches wider than the default."""
+    from ...volume import lateral_spacing, lowres_axis
+    from ..withheld import central_window
+
+    axis = lowres_axis(volume.spacing)
+    factor = 2 * volume.spacing[axis] / lateral_spacing(volume.spacing, axis)
+    b = max(1, math.ceil(factor / MAX_CHECK_FACTOR))
+    window = central_window(volume, SELECTION_CROP * b)
+    if b == 1:
+        return window
+    stack = np.moveaxis(np.asarray(window.numpy(), dtype=np.float32), axis, 0)
+    n, rows, cols = stack.shape[0], stack.shape[1] // b, stack.shape[2] // b
+    binned = stack[:, :rows * b, :cols * b].reshape(n, rows, b, cols, b).mean(axis=(2, 4))
+    scale = [1 if a == axis else b for a in range(3)]
+    shift = [0 if a == axis else (b - 1) / 2 for a in range(3)]
+    return window.on_new_grid(np.moveaxis(binned, 0, axis), scale=scale, shift=shift)
+
+
 def check_candidates(volume: Volume, config: Any, candidates: list[tuple[str, float | None]]) -> list[dict]:
     """The withheld-section check of every candidate with the config's network and seed. The
     user's ``bad_sections`` index the whole stack, not the kept one: the check finds defects
@@ -76,11 +103,13 @@ def check_candidates(volume: Volume, config: Any, candidates: list[tuple[str, fl
     from ..withheld import withheld_section_check
 
     shared = dict(arch=config.arch, preset=config.preset, model_kwargs=config.model_kwargs, axis=config.axis,
-                  patch_size=config.patch_size, batch_size=config.batch_size, seed=config.seed, device=config.device, detect_defects=config.detect_defects,
+                  patch_size=config.patch_size, batch_size=config.batch_size, seed=config.seed,
+                  device=config.device, detect_defects=config.detect_defects,
                   iterations=selection_iterations(config), minutes=None)
+    window = coarse_window(volume)
     scores = []
     for recipe, thickness in candidates:
-        result = withheld_section_check(volume, method="selfsup", crop=SELECTION_CROP, recipe=recipe,
+        result = withheld_section_check(window, method="selfsup", crop=None, recipe=recipe,
                                         thickness=thickness, **shared)
         scores.append({"recipe": recipe, "thickness": thickness,
                        **{k: result[k] for k in ("isovox_psnr", "isovox_ssim", "linear_psnr", "linear_ssim",
