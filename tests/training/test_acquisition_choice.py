@@ -67,9 +67,9 @@ def test_auto_training_records_both_candidates_and_trains_for_the_winner(tmp_pat
 def test_the_check_bins_lateral_pixels_when_its_factor_would_be_large():
     data = np.random.default_rng(0).uniform(0, 100, (10, 40, 40)).astype(np.float32)
     fine = Volume(data, (40.0, 2.0, 2.0), "nm")             # withheld: 80 nm over 2 nm, factor 40
-    window = choice.coarse_window(fine)
+    window = choice.coarse_window(fine, 0)
     b = int(np.ceil(40 / choice.MAX_CHECK_FACTOR))
     assert window.spacing == (40.0, 2.0 * b, 2.0 * b) and window.shape == (10, 40 // b, 40 // b)
     assert window.numpy()[3, 1, 2] == pytest.approx(data[3, b:2 * b, 2 * b:3 * b].mean(), rel=1e-5)
     coarse = Volume(data, (40.0, 10.0, 10.0), "nm")         # factor 8: checked as it is
-    assert choice.coarse_window(coarse).spacing == coarse.spacing
+    assert choice.coarse_window(coarse, 0).spacing == coarse.spacing

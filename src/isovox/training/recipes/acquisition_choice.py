@@ -73,30 +73,30 @@ def selection_iterations(config: Any) -> int:
     return max(1, min(SELECTION_ITERATIONS, int(config.iterations) // 3))
 
 
-def coarse_window(volume: Volume) -> Volume:
+def coarse_window(volume: Volume, axis: int) -> Volume:
     """The central ``SELECTION_CROP`` window the candidates are checked on, its lateral pixels
-    averaged in ``b x b`` blocks where the check's factor (twice the section spacing over the
-    lateral spacing) would exceed ``MAX_CHECK_FACTOR``: the choice is between physical profiles,
-    which need no 4 nm pixels, and a factor of 40 (CREMI at 4 nm, sections withheld to 80 nm)
-    needs patches wider than the default."""
-    from ...volume import lateral_spacing, lowres_axis
+    averaged in ``b x b`` blocks (scikit-image's ``block_reduce``) where the check's factor (twice
+    the section spacing over the lateral spacing) would exceed ``MAX_CHECK_FACTOR``: the choice is
+    between physical profiles, which need no 4 nm pixels, and a factor of 40 (CREMI at 4 nm,
+    sections withheld to 80 nm) needs patches wider than the default."""
+    from skimage.measure import block_reduce
+
+    from ...volume import lateral_spacing
     from ..withheld import central_window
 
-    axis = lowres_axis(volume.spacing)
     factor = 2 * volume.spacing[axis] / lateral_spacing(volume.spacing, axis)
     b = max(1, math.ceil(factor / MAX_CHECK_FACTOR))
     window = central_window(volume, SELECTION_CROP * b)
     if b == 1:
         return window
-    stack = np.moveaxis(np.asarray(window.numpy(), dtype=np.float32), axis, 0)
-    n, rows, cols = stack.shape[0], stack.shape[1] // b, stack.shape[2] // b
-    binned = stack[:, :rows * b, :cols * b].reshape(n, rows, b, cols, b).mean(axis=(2, 4))
-    scale = [1 if a == axis else b for a in range(3)]
-    shift = [0 if a == axis else (b - 1) / 2 for a in range(3)]
-    return window.on_new_grid(np.moveaxis(binned, 0, axis), scale=scale, shift=shift)
+    block = tuple(1 if a == axis else b for a in range(3))
+    whole = tuple(slice(0, n // k * k) for n, k in zip(window.shape, block))     # no padded edge blocks
+    binned = block_reduce(np.asarray(window.numpy()[whole], dtype=np.float32), block, np.mean)
+    return window.on_new_grid(binned, scale=block, shift=[(k - 1) / 2 for k in block])
 
 
-def check_candidates(volume: Volume, config: Any, candidates: list[tuple[str, float | None]]) -> list[dict]:
+def check_candidates(volume: Volume, config: Any, candidates: list[tuple[str, float | None]],
+                     axis: int) -> list[dict]:
     """The withheld-section check of every candidate with the config's network and seed. The
     user's ``bad_sections`` index the whole stack, not the kept one: the check finds defects
     itself (``detect_defects``)."""
@@ -106,7 +106,7 @@ def check_candidates(volume: Volume, config: Any, candidates: list[tuple[str, fl
                   patch_size=config.patch_size, batch_size=config.batch_size, seed=config.seed,
                   device=config.device, detect_defects=config.detect_defects,
                   iterations=selection_iterations(config), minutes=None)
-    window = coarse_window(volume)
+    window = coarse_window(volume, axis)
     scores = []
     for recipe, thickness in candidates:
         result = withheld_section_check(window, method="selfsup", crop=None, recipe=recipe,
@@ -121,17 +121,16 @@ def choose_acquisition(volume: Volume, config: Any, recipe: str, thickness: floa
                        axis: int) -> tuple[Any, dict]:
     """``config`` set to the chosen (recipe, thickness) and the card's record of the choice."""
     candidates = candidate_recipes(recipe, thickness)
+    estimated = dataclasses.replace(config, recipe=recipe, thickness=thickness)
     if len(candidates) == 1 or not config.select_acquisition:
-        return dataclasses.replace(config, recipe=recipe, thickness=thickness), {"chosen_by": "estimate"}
+        return estimated, {"chosen_by": "estimate"}
     if volume.shape[axis] < MIN_SECTIONS:
-        return (dataclasses.replace(config, recipe=recipe, thickness=thickness),
-                {"chosen_by": "estimate", "reason": f"{volume.shape[axis]} sections: too few to check "
-                                                    f"candidates on withheld sections (need {MIN_SECTIONS})"})
+        return estimated, {"chosen_by": "estimate", "reason": f"{volume.shape[axis]} sections: too few to check "
+                                                             f"candidates on withheld sections (need {MIN_SECTIONS})"}
     try:
-        scores = check_candidates(volume, config, candidates)
+        scores = check_candidates(volume, config, candidates, axis)
     except IsovoxError as reason:
-        return (dataclasses.replace(config, recipe=recipe, thickness=thickness),
-                {"chosen_by": "estimate", "reason": f"withheld-section check failed: {reason}"})
+        return estimated, {"chosen_by": "estimate", "reason": f"withheld-section check failed: {reason}"}
     best = pick(scores)
     return (dataclasses.replace(config, recipe=best["recipe"], thickness=best["thickness"]),
             {"chosen_by": "withheld sections", "candidates": scores})
